@@ -1,0 +1,197 @@
+"""The one reader of the environment.
+
+Everything pulumi-diy takes from ``os.environ`` or from Pulumi's credentials file is resolved here,
+flag > environment > file > default, into a frozen :class:`Settings`; every value remembers where it
+came from so ``pulumi-diy env`` can show it. Storage SDKs still read their own credentials
+(AWS_*, GOOGLE_*, AZURE_*, PG*): those belong to them, and we pass the few we need for URL
+resolution through ``Settings.env``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from .errors import NoBackendConfigured, UsageError
+
+DEFAULT_PARALLELISM = 64
+
+# Variables handed to the URL and KMS layers (read once, here).
+_PASSTHROUGH_PREFIXES = ("AZURE_STORAGE", "AZURE_STORAGEBLOB", "VAULT_", "GOOGLE_", "AWS_", "PG")
+_PASSTHROUGH_NAMES = ("HOME", "STORAGE_EMULATOR_HOST", "PULUMI_DIY_GCPKMS_ENDPOINT")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A resolved value and where it came from (flag, an environment variable, a file, default)."""
+
+    name: str
+    value: str | None
+    source: str
+    secret: bool = False
+
+    def shown(self) -> str | None:
+        if self.value is None:
+            return None
+        return "<set>" if self.secret else self.value
+
+
+def _truthy(value: str | None) -> bool:
+    # Pulumi's rule (sdk/go/common/util/env): "1" or "true", case-insensitive.
+    return value is not None and value.strip().lower() in ("1", "true")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about its environment."""
+
+    backend_url: Setting
+    passphrase: Setting
+    passphrase_file: Setting
+    new_passphrase: Setting
+    new_passphrase_file: Setting
+    cache_dir: Setting
+    parallelism: Setting
+    compression: Setting
+    retain_checkpoints: bool
+    disable_backups: bool
+    no_color: bool
+    cwd: Path
+    home: Path
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def parallel(self) -> int:
+        return int(self.parallelism.value or DEFAULT_PARALLELISM)
+
+    def require_backend_url(self) -> str:
+        if not self.backend_url.value:
+            raise NoBackendConfigured(
+                "no backend: pass --backend URL, set PULUMI_BACKEND_URL, or run `pulumi login <url>`"
+            )
+        return self.backend_url.value
+
+    def all(self) -> list[Setting]:
+        return [self.backend_url, self.passphrase, self.passphrase_file, self.new_passphrase,
+                self.new_passphrase_file, self.cache_dir, self.parallelism, self.compression,
+                Setting("retain_checkpoints", str(self.retain_checkpoints).lower(), "PULUMI_DIY_BACKEND_RETAIN_CHECKPOINTS"),
+                Setting("disable_backups", str(self.disable_backups).lower(),
+                        "PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS"),
+                Setting("no_color", str(self.no_color).lower(), "NO_COLOR")]
+
+
+def _env_alt(env: Mapping[str, str], primary: str, alternative: str) -> tuple[str | None, str]:
+    """Pulumi's alternative names are consulted only when the primary is unset."""
+    if primary in env:
+        return env[primary], primary
+    if alternative in env:
+        return env[alternative], alternative
+    return None, primary
+
+
+def _credentials_backend(home: Path, pulumi_home: str | None) -> tuple[str | None, str]:
+    base = Path(pulumi_home) if pulumi_home else home / ".pulumi"
+    path = base / "credentials.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, str(path)
+    current = doc.get("current") if isinstance(doc, dict) else None
+    return (current if isinstance(current, str) and current else None), str(path)
+
+
+def _default_cache_dir() -> str:
+    from platformdirs import user_cache_dir
+
+    return user_cache_dir("pulumi-diy", appauthor=False)
+
+
+def resolve_settings(
+    *,
+    backend: str | None = None,
+    parallelism: int | None = None,
+    cache_dir: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve flag > environment > Pulumi credentials file > default."""
+    env = os.environ if environ is None else environ
+    home = Path(env.get("HOME") or Path.home())
+    cwd = Path.cwd()
+
+    if backend:
+        url = Setting("backend_url", backend, "--backend")
+    elif env.get("PULUMI_BACKEND_URL"):
+        url = Setting("backend_url", env["PULUMI_BACKEND_URL"], "PULUMI_BACKEND_URL")
+    else:
+        current, path = _credentials_backend(home, env.get("PULUMI_HOME"))
+        url = Setting("backend_url", current, path if current else "unset")
+
+    if "PULUMI_CONFIG_PASSPHRASE" in env:
+        pw = Setting("passphrase", env["PULUMI_CONFIG_PASSPHRASE"], "PULUMI_CONFIG_PASSPHRASE", secret=True)
+    else:
+        pw = Setting("passphrase", None, "unset (prompt on a TTY)", secret=True)
+    pw_file = Setting("passphrase_file", env.get("PULUMI_CONFIG_PASSPHRASE_FILE") or None,
+                      "PULUMI_CONFIG_PASSPHRASE_FILE" if env.get("PULUMI_CONFIG_PASSPHRASE_FILE") else "unset")
+    if "PULUMI_DIY_NEW_PASSPHRASE" in env:
+        new_pw = Setting("new_passphrase", env["PULUMI_DIY_NEW_PASSPHRASE"], "PULUMI_DIY_NEW_PASSPHRASE", secret=True)
+    else:
+        new_pw = Setting("new_passphrase", None, "unset (prompt on a TTY)", secret=True)
+    new_pw_file = Setting("new_passphrase_file", env.get("PULUMI_DIY_NEW_PASSPHRASE_FILE") or None,
+                          "PULUMI_DIY_NEW_PASSPHRASE_FILE" if env.get("PULUMI_DIY_NEW_PASSPHRASE_FILE") else "unset")
+
+    if cache_dir:
+        cache = Setting("cache_dir", cache_dir, "--cache-dir")
+    elif env.get("PULUMI_DIY_CACHE_DIR"):
+        cache = Setting("cache_dir", env["PULUMI_DIY_CACHE_DIR"], "PULUMI_DIY_CACHE_DIR")
+    else:
+        cache = Setting("cache_dir", _default_cache_dir(), "default")
+
+    if parallelism is not None:
+        par = Setting("parallelism", str(parallelism), "--parallel")
+    elif env.get("PULUMI_DIY_PARALLEL"):
+        par = Setting("parallelism", env["PULUMI_DIY_PARALLEL"], "PULUMI_DIY_PARALLEL")
+    else:
+        par = Setting("parallelism", str(DEFAULT_PARALLELISM), "default")
+    try:
+        if int(par.value or "0") < 1:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"parallelism must be a positive integer, got {par.value!r} ({par.source})") from None
+
+    gz, gz_src = _env_alt(env, "PULUMI_DIY_BACKEND_GZIP", "PULUMI_SELF_MANAGED_STATE_GZIP")
+    zs, zs_src = _env_alt(env, "PULUMI_DIY_BACKEND_ZSTD", "PULUMI_SELF_MANAGED_STATE_ZSTD")
+    if _truthy(gz) and _truthy(zs):
+        raise UsageError(f"{gz_src} and {zs_src} cannot both be set (Pulumi refuses this too)")
+    if _truthy(zs):
+        comp = Setting("compression", "zstd", zs_src)
+    elif _truthy(gz):
+        comp = Setting("compression", "gzip", gz_src)
+    else:
+        comp = Setting("compression", None, "unset (keep each file's compression)")
+
+    retain, _ = _env_alt(env, "PULUMI_DIY_BACKEND_RETAIN_CHECKPOINTS", "PULUMI_RETAIN_CHECKPOINTS")
+    nobak, _ = _env_alt(env, "PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS", "PULUMI_DISABLE_CHECKPOINT_BACKUPS")
+
+    passthrough = {
+        k: v for k, v in env.items() if k.startswith(_PASSTHROUGH_PREFIXES) or k in _PASSTHROUGH_NAMES
+    }
+    return Settings(
+        backend_url=url,
+        passphrase=pw,
+        passphrase_file=pw_file,
+        new_passphrase=new_pw,
+        new_passphrase_file=new_pw_file,
+        cache_dir=cache,
+        parallelism=par,
+        compression=comp,
+        retain_checkpoints=_truthy(retain),
+        disable_backups=_truthy(nobak),
+        no_color="NO_COLOR" in env and env["NO_COLOR"] != "",
+        cwd=cwd,
+        home=home,
+        env=MappingProxyType(passthrough),
+    )
