@@ -22,7 +22,8 @@ DEFAULT_PARALLELISM = 64
 
 # Variables handed to the URL and KMS layers (read once, here).
 _PASSTHROUGH_PREFIXES = ("AZURE_STORAGE", "AZURE_STORAGEBLOB", "VAULT_", "GOOGLE_", "AWS_", "PG")
-_PASSTHROUGH_NAMES = ("HOME", "STORAGE_EMULATOR_HOST", "PULUMI_DIY_GCPKMS_ENDPOINT")
+_PASSTHROUGH_NAMES = ("HOME", "STORAGE_EMULATOR_HOST", "PULUMI_DIY_GCPKMS_ENDPOINT",
+                      "PULUMI_DIY_AZUREKEYVAULT_ENDPOINT", "PULUMI_CLOUD_SECRET_OVERRIDE")
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class Settings:
     def all(self) -> list[Setting]:
         return [self.backend_url, self.passphrase, self.passphrase_file, self.new_passphrase,
                 self.new_passphrase_file, self.cache_dir, self.parallelism, self.compression,
-                Setting("retain_checkpoints", str(self.retain_checkpoints).lower(), "PULUMI_DIY_BACKEND_RETAIN_CHECKPOINTS"),
+                Setting("retain_checkpoints", str(self.retain_checkpoints).lower(),
+                        "PULUMI_DIY_BACKEND_RETAIN_CHECKPOINTS"),
                 Setting("disable_backups", str(self.disable_backups).lower(),
                         "PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS"),
                 Setting("no_color", str(self.no_color).lower(), "NO_COLOR")]

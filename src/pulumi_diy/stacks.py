@@ -271,7 +271,8 @@ class StackDetails:
 def _safe_secrets_provider(sp: dict[str, Any] | None) -> dict[str, Any] | None:
     if not sp:
         return None
-    state = sp.get("state") if isinstance(sp.get("state"), dict) else {}
+    raw_state = sp.get("state")
+    state: dict[str, Any] = raw_state if isinstance(raw_state, dict) else {}
     out: dict[str, Any] = {"type": sp.get("type")}
     if state.get("url"):
         from .backend.urls import redact_url
@@ -294,8 +295,7 @@ def show_stack(backend: Backend, ref: StackRef, *, reveal: Callable[[Checkpoint]
     resources = deployment.get("resources") or []
     root = next((r for r in resources if r.get("type") == "pulumi:pulumi:Stack"), None)
     outputs = dict(root.get("outputs") or {}) if root else {}
-    if not reveal:
-        outputs = mask_secrets(outputs)
+    outputs = _plain_values(outputs) if reveal else mask_secrets(outputs)
     providers = [
         {"urn": r.get("urn"), "id": r.get("id"), "version": (r.get("inputs") or {}).get("version")}
         for r in resources if str(r.get("type", "")).startswith("pulumi:providers:")
@@ -319,6 +319,24 @@ def show_stack(backend: Backend, ref: StackRef, *, reveal: Callable[[Checkpoint]
         backups_count=len(backups),
         integrity=[{"urn": p.urn, "message": p.message} for p in check_integrity(cp.latest or {})],
     )
+
+
+def _plain_values(value: Any) -> Any:
+    """Revealed secrets (`{sig, plaintext: "<JSON>"}`) as their plain values, for display."""
+    import json
+
+    from .secrets.values import is_secret
+
+    if is_secret(value) and isinstance(value.get("plaintext"), str):
+        try:
+            return _plain_values(json.loads(value["plaintext"]))
+        except ValueError:
+            return value["plaintext"]
+    if isinstance(value, dict):
+        return {k: _plain_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_values(v) for v in value]
+    return value
 
 
 # --- resources ------------------------------------------------------------------------------------

@@ -206,7 +206,8 @@ def parse_tags(data: bytes, name: str) -> dict[str, str]:
     except ValueError as e:
         raise CorruptInput(f"{name}: invalid JSON ({e})") from None
     if not isinstance(doc, dict) or doc.get("version") != 1:
-        raise UnsupportedVersion(f"{name}: unsupported tags file version {doc.get('version') if isinstance(doc, dict) else None!r}")
+        found = doc.get("version") if isinstance(doc, dict) else None
+        raise UnsupportedVersion(f"{name}: unsupported tags file version {found!r}")
     tags = doc.get("tags") or {}
     if not isinstance(tags, dict):
         raise CorruptInput(f"{name}: `tags` is not an object")

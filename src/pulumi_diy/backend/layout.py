@@ -68,6 +68,8 @@ def parse_stack_ref(text: str, *, project_mode: bool, default_project: str | Non
     if len(parts) == 2:
         project, name = parts
     elif len(parts) == 1:
+        if not valid_name(parts[0]):
+            raise InvalidStackReference(f"invalid stack name {text!r}: names use letters, digits, '_', '.', '-'")
         if not default_project:
             raise InvalidStackReference(
                 f"stack {text!r} needs a project: write it as <project>/{text} (or run inside a Pulumi project)")

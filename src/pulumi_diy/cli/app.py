@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -14,10 +14,11 @@ from ..errors import ExitCode, PulumiDiyError
 from . import render
 from .context import AppContext
 
+
 class _ErrorBoundary(TyperGroup):
     """The one error boundary: every failure becomes one line (or a JSON object) and an exit code."""
 
-    def invoke(self, ctx: typer.Context) -> object:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except PulumiDiyError as e:
@@ -31,7 +32,8 @@ class _ErrorBoundary(TyperGroup):
         except typer.TyperException as e:
             actx = ctx.obj if isinstance(ctx.obj, AppContext) else None
             if actx is not None and actx.json:
-                render.error(actx, int(ExitCode.USAGE), "UsageError", e.format_message() if hasattr(e, "format_message") else str(e))
+                message = e.format_message() if hasattr(e, "format_message") else str(e)
+                render.error(actx, int(ExitCode.USAGE), "UsageError", message)
                 raise typer.Exit(int(ExitCode.USAGE)) from None
             raise
         except KeyboardInterrupt:
@@ -72,7 +74,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    backend: Annotated[Optional[str], typer.Option(
+    backend: Annotated[str | None, typer.Option(
         "--backend", "-b", metavar="URL",
         help="Backend URL (file://, s3://, gs://, azblob://, postgres://). Default: PULUMI_BACKEND_URL, "
              "then the backend of `pulumi login`.")] = None,
@@ -80,10 +82,10 @@ def root(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or informational output.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the local cache.")] = False,
-    cache_dir: Annotated[Optional[str], typer.Option(
+    cache_dir: Annotated[str | None, typer.Option(
         "--cache-dir", metavar="DIR", help="Cache directory (default: PULUMI_DIY_CACHE_DIR or the user cache dir).")
     ] = None,
-    parallel: Annotated[Optional[int], typer.Option(
+    parallel: Annotated[int | None, typer.Option(
         "--parallel", "-P", min=1, max=1024, metavar="N",
         help="Concurrent reads (default: PULUMI_DIY_PARALLEL or 64).")] = None,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")] = False,

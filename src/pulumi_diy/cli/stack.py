@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,8 +20,8 @@ StackArg = Annotated[str, typer.Argument(metavar="STACK", help="project/stack (o
 @app.command("ls")
 def ls(
     ctx: typer.Context,
-    project: Annotated[Optional[str], typer.Option("--project", "-p", help="Only stacks of this project.")] = None,
-    tag: Annotated[Optional[list[str]], typer.Option(
+    project: Annotated[str | None, typer.Option("--project", "-p", help="Only stacks of this project.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(
         "--tag", "-t", metavar="NAME[=VALUE]", help="Only stacks with this tag (repeatable).")] = None,
     sort: Annotated[str, typer.Option(
         "--sort", "-s", help="Sort by name, last-update, resources or size.")] = "name",
@@ -65,7 +65,7 @@ def show(
 def resources(
     ctx: typer.Context,
     stack: StackArg,
-    type_: Annotated[Optional[str], typer.Option(
+    type_: Annotated[str | None, typer.Option(
         "--type", "-T", metavar="TYPE", help="Only resources of this type (glob patterns allowed).")] = None,
     urn_only: Annotated[bool, typer.Option("--urn-only", help="Print only URNs, one per line.")] = False,
 ) -> None:
@@ -87,7 +87,7 @@ def resources(
 def export(
     ctx: typer.Context,
     stack: StackArg,
-    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="Write to this file instead of stdout.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Write to this file instead of stdout.")] = None,
     show_secrets: Annotated[bool, typer.Option(
         "--show-secrets", help="Decrypt secrets (needs the passphrase or KMS access).")] = False,
 ) -> None:

@@ -95,18 +95,25 @@ def error(actx: AppContext | None, code: int, name: str, message: str) -> None:
     sys.stderr.flush()
 
 
+def _no_progress(n: int = 1) -> None:
+    return None
+
+
 @contextlib.contextmanager
 def progress(actx: AppContext, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr for long work, hidden with --quiet, --json or without a TTY."""
     if actx.quiet or actx.json or not sys.stderr.isatty():
-        yield lambda n=1: None
+        yield _no_progress
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console(actx, stderr=True), transient=True) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+        def advance(n: int = 1) -> None:
+            bar.advance(task, n)
+
+        yield advance
 
 
 def human_size(n: int | None) -> str:

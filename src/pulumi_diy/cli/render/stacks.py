@@ -33,7 +33,7 @@ def stack_table(c: Console, rows: list[StackSummary]) -> None:
     t = Table(box=None, pad_edge=False, header_style="bold")
     for col, kw in (("NAME", {"no_wrap": True}), ("LAST UPDATE", {}), ("RESOURCES", {"justify": "right"}),
                     ("LOCKED", {}), ("SIZE", {"justify": "right"}), ("SECRETS", {}), ("NOTE", {"overflow": "fold"})):
-        t.add_column(col, **kw)  # type: ignore[arg-type]
+        t.add_column(col, **kw)
     for r in rows:
         note = r.error or (f"{r.pending_operations} pending operation(s)" if r.pending_operations else "")
         if r.compression != "none":
