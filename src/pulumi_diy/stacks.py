@@ -429,12 +429,18 @@ def _type_matches(resource_type: str, pattern: str) -> bool:
 # --- export -----------------------------------------------------------------------------------------
 
 
-def export_stack(backend: Backend, ref: StackRef, *, reveal: Callable[[Checkpoint], dict[str, Any]] | None = None
-                 ) -> bytes:
-    """The document `pulumi stack export` prints (with plaintext secrets only when ``reveal`` is given)."""
-    from .state import export_document
+def export_stack(backend: Backend, ref: StackRef, *, reveal: Callable[[Checkpoint], dict[str, Any]] | None = None,
+                 on_warning: Callable[[str], None] | None = None) -> bytes:
+    """The document `pulumi stack export` prints (with plaintext secrets only when ``reveal`` is given).
+
+    Integrity problems (Pulumi would refuse to operate on the stack) are passed to ``on_warning``.
+    """
+    from .state import check_integrity, export_document
 
     cp = backend.read_checkpoint(ref)
+    if on_warning is not None and cp.latest is not None:
+        for problem in check_integrity(cp.latest):
+            on_warning(f"integrity: {problem.urn}: {problem.message}")
     if reveal is not None and cp.latest is not None:
         cp = _with_deployment(cp, reveal(cp))
     return export_document(cp)

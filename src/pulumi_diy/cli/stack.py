@@ -98,7 +98,8 @@ def export(
     from ..stacks import export_stack
 
     actx = app_context(ctx)
-    data = export_stack(actx.backend(), resolve_stack(actx, stack), reveal=revealer(actx) if show_secrets else None)
+    data = export_stack(actx.backend(), resolve_stack(actx, stack), reveal=revealer(actx) if show_secrets else None,
+                        on_warning=lambda message: render.warn(actx, message))
     if file is None:
         render.write_raw(data)
         return
