@@ -6,7 +6,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .backend.layout import BACKUPS_DIR, HISTORY_DIR, LOCKS_DIR, STACKS_DIR, parse_history_name
+from .backend.layout import (
+    BACKUPS_DIR,
+    HISTORY_DIR,
+    LOCKS_DIR,
+    STACKS_DIR,
+    legacy_stack_keys,
+    parse_history_name,
+)
 
 if TYPE_CHECKING:
     from .backend.backend import Backend
@@ -109,7 +116,7 @@ def backend_info(backend: Backend) -> BackendInfo:
             "locks": sum(o.size for o in locks),
         },
         compression=dict(sorted(Counter(_compression(o.key) for o in stacks.values()).items())),
-        legacy_files=list(meta.legacy_files),
+        legacy_files=legacy_stack_keys(o.key for o in stack_objs) if meta.project_mode else [],
         other_files=dict(sorted(other.items())),
         server=server,
     )

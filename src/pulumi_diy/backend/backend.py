@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +45,6 @@ class Meta:
     version: int  # 0 = legacy layout, 1 = project layout
     present: bool
     source: str
-    legacy_files: tuple[str, ...] = field(default_factory=tuple)  # legacy stack files in a project store
 
     @property
     def project_mode(self) -> bool:
@@ -89,11 +88,10 @@ class Backend:
             data = self.store.read(META_KEY)
         except ObjectNotFound:
             data = None
-        top = [o.key for o in self.store.list(STACKS_DIR, recursive=False)]
-        legacy = tuple(legacy_stack_keys(top))
         if data is not None:
-            version = parse_meta(data, self.store.describe(META_KEY))
-            return Meta(version, True, "meta.yaml", legacy if version == 1 else ())
+            return Meta(parse_meta(data, self.store.describe(META_KEY)), True, "meta.yaml")
+        # No meta.yaml: Pulumi decides by the presence of legacy stack files (one extra listing).
+        legacy = legacy_stack_keys(o.key for o in self.store.list(STACKS_DIR, recursive=False))
         if legacy:
             return Meta(0, False, "inferred: legacy stack files and no meta.yaml")
         return Meta(1, False, "inferred: no meta.yaml (Pulumi writes version 1 on first login)")
