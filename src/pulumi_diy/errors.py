@@ -31,6 +31,27 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130  # SIGINT / SIGTERM
 
 
+EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "success",
+    ExitCode.ERROR: "unexpected error (a bug: please report it; `--debug` shows the traceback)",
+    ExitCode.USAGE: "usage: bad arguments, bad backend URL, no backend configured, confirmation needed without `--yes`",
+    ExitCode.NOT_FOUND: "not found: stack, version, lock or object",
+    ExitCode.LOCKED: "the stack is locked by someone else",
+    ExitCode.CORRUPT: "corrupt input: invalid JSON/YAML, truncated gzip/zstd, malformed file",
+    ExitCode.UNSUPPORTED: "unsupported: unknown checkpoint, deployment or meta.yaml version, or unknown feature",
+    ExitCode.SECRETS: "secrets: wrong or missing passphrase, undecryptable secret, unknown secrets provider",
+    ExitCode.UNREACHABLE: "backend unreachable (network, connection refused)",
+    ExitCode.DENIED: "access denied by the backend",
+    ExitCode.BACKEND_MISSING: "the bucket, container, directory or table does not exist",
+    ExitCode.TIMEOUT: "timed out (e.g. `lock wait`)",
+    ExitCode.NO_MATCH: "nothing matched (e.g. `lock break` filters)",
+    ExitCode.DEPENDENCY: "an optional dependency (extra) is not installed",
+    ExitCode.CONFLICT: "conflict: the object exists already or changed concurrently",
+    ExitCode.INTERRUPTED: "interrupted",
+}
+"""What each exit code means; the README table, the man page and docs/cli.md say the same."""
+
+
 class PulumiDiyError(Exception):
     """Base class of every error pulumi-diy raises on purpose."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -20,7 +19,7 @@ from ..errors import (
     StackNotFound,
     UnsupportedVersion,
 )
-from .cache import Cache
+from .cache import Cache, backend_cache_id
 from .layout import (
     META_KEY,
     STACKS_DIR,
@@ -76,8 +75,8 @@ class Backend:
         self.url = url
         self.store = store
         self.settings = settings
-        backend_id = hashlib.sha256(f"{url.kind}:{url.root}:{url.bucket}".encode()).hexdigest()[:32]
-        self.cache = Cache(settings.cache_dir.value if use_cache else None, backend_id)
+        self.cache = Cache(settings.cache_dir.value if use_cache else None,
+                           backend_cache_id(url.kind, url.root, url.bucket))
 
     # --- layout ----------------------------------------------------------------------------
     @cached_property

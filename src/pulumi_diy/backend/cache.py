@@ -30,6 +30,13 @@ CREATE TABLE IF NOT EXISTS records (
 CACHE_FORMAT = "1"
 
 
+def backend_cache_id(kind: str, root: str, bucket: str) -> str:
+    """The id a backend's records are filed under (shared by Backend and shell completion)."""
+    import hashlib  # OpenSSL-backed: loaded only when the cache is used, not on every start
+
+    return hashlib.sha256(f"{kind}:{root}:{bucket}".encode()).hexdigest()[:32]
+
+
 class Cache:
     """Per-backend records. ``Cache(None, ...)`` is a disabled cache that stores nothing."""
 

@@ -12,13 +12,31 @@ from typer.core import TyperGroup
 from .._version import __version__
 from ..errors import ExitCode, PulumiDiyError
 from . import render
+from .completion import complete_backend_url
 from .context import AppContext
+
+
+def _json_requested(args: list[str]) -> bool:
+    """`--json` among arguments not yet parsed (before any `--`)."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
 
 
 class _ErrorBoundary(TyperGroup):
     """The one error boundary: every failure becomes one line (or a JSON object) and an exit code."""
 
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        # Bad global options fail before the root callback has seen --json: answer in JSON anyway.
+        given = list(args)  # the parser consumes `args`
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except typer.TyperException as e:
+            if parent is not None or not _json_requested(given) or not hasattr(e, "format_message"):
+                raise
+            render.error(AppContext(json=True), int(ExitCode.USAGE), "UsageError", e.format_message())
+            raise typer.Exit(int(ExitCode.USAGE)) from None
+
     def invoke(self, ctx: Any) -> Any:
+        pending = [*getattr(ctx, "_protected_args", []), *ctx.args]  # a sub-command's own --json counts too
         try:
             return super().invoke(ctx)
         except PulumiDiyError as e:
@@ -31,9 +49,9 @@ class _ErrorBoundary(TyperGroup):
             raise
         except typer.TyperException as e:
             actx = ctx.obj if isinstance(ctx.obj, AppContext) else None
-            if actx is not None and actx.json:
+            if (actx is not None and actx.json) or ctx.params.get("json_output") or _json_requested(pending):
                 message = e.format_message() if hasattr(e, "format_message") else str(e)
-                render.error(actx, int(ExitCode.USAGE), "UsageError", message)
+                render.error(AppContext(json=True), int(ExitCode.USAGE), "UsageError", message)
                 raise typer.Exit(int(ExitCode.USAGE)) from None
             raise
         except KeyboardInterrupt:
@@ -77,7 +95,7 @@ def root(
     backend: Annotated[str | None, typer.Option(
         "--backend", "-b", metavar="URL",
         help="Backend URL (file://, s3://, gs://, azblob://, postgres://). Default: PULUMI_BACKEND_URL, "
-             "then the backend of `pulumi login`.")] = None,
+             "then the backend of `pulumi login`.", autocompletion=complete_backend_url)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or informational output.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,

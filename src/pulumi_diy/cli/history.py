@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from . import render
-from .common import resolve_stack, revealer, secrets_manager_for
+from .common import StackArg, VersionArg, resolve_stack, revealer, secrets_manager_for
+from .completion import complete_duration, complete_project, complete_stack
 from .context import AppContext, app_context
 from .render import history as views
 
@@ -19,11 +20,6 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Browse a stack's checkpoint history: list, show, export, diff, restore, prune.",
                   no_args_is_help=True)
 
-StackArg = Annotated[str, typer.Argument(
-    metavar="STACK", help="project/stack (or organization/project/stack).")]
-VersionArg = Annotated[str, typer.Argument(
-    metavar="VERSION",
-    help="N (1 = oldest), -N (N before the latest), 'latest', or an entry id (timestamp).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 # Lets a VERSION like -1 through as an argument instead of an unknown option.
@@ -59,14 +55,16 @@ def keys(actx: AppContext) -> Any:
 def ls(
     ctx: typer.Context,
     stack: Annotated[str | None, typer.Argument(
-        metavar="[STACK]", help="project/stack; omit with --all.")] = None,
+        metavar="[STACK]", help="project/stack; omit with --all.", autocompletion=complete_stack)] = None,
     all_stacks: Annotated[bool, typer.Option(
         "--all", "-a", help="Every stack's updates, newest first.")] = False,
     since: Annotated[str | None, typer.Option(
         "--since", metavar="DURATION",
-        help="With --all: only updates in the last DURATION (e.g. 7d, 12h).")] = None,
+        help="With --all: only updates in the last DURATION (e.g. 7d, 12h).", autocompletion=complete_duration)
+    ] = None,
     project: Annotated[str | None, typer.Option(
-        "--project", "-p", help="With --all: only stacks of this project.")] = None,
+        "--project", "-p", help="With --all: only stacks of this project.",
+        autocompletion=complete_project)] = None,
     limit: Annotated[int, typer.Option(
         "--limit", "-n", min=0, help="Show at most N updates (0 = all).")] = 20,
 ) -> None:
@@ -200,13 +198,15 @@ def restore(ctx: typer.Context, stack: StackArg, version: VersionArg, dry_run: D
 @app.command("prune")
 def prune(
     ctx: typer.Context,
-    stack: Annotated[str | None, typer.Argument(metavar="[STACK]", help="project/stack; or --all.")] = None,
+    stack: Annotated[str | None, typer.Argument(
+        metavar="[STACK]", help="project/stack; or --all.", autocompletion=complete_stack)] = None,
     all_stacks: Annotated[bool, typer.Option("--all", "-a", help="Every stack in the backend.")] = False,
     keep: Annotated[int | None, typer.Option(
         "--keep", min=1, help="Keep the newest N entries/backups.")] = None,
     older_than: Annotated[str | None, typer.Option(
         "--older-than", metavar="DURATION",
-        help="Remove entries/backups older than DURATION (e.g. 90d).")] = None,
+        help="Remove entries/backups older than DURATION (e.g. 90d).", autocompletion=complete_duration)
+    ] = None,
     dry_run: DryRun = False,
     yes: Yes = False,
 ) -> None:

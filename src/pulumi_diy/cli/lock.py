@@ -10,17 +10,18 @@ import typer
 from ..durations import parse_duration
 from ..errors import ExitCode
 from . import render
-from .common import resolve_stack
+from .common import LockIdOpt, OptionalStackArg, ProjectOpt, StackArg, resolve_stack
+from .completion import complete_duration
 from .context import AppContext, app_context
 from .render import locks as views
 
 app = typer.Typer(help="See every stack lock, break stale ones safely, wait for a stack to be free.",
                   no_args_is_help=True)
 
-StackArg = Annotated[str, typer.Argument(metavar="STACK", help="project/stack or organization/project/stack.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout (same as the global --json).")]
 StaleOpt = Annotated[str, typer.Option(
-    "--stale-after", metavar="DURATION", help="Call a lock stale when it is older than this.")]
+    "--stale-after", metavar="DURATION", help="Call a lock stale when it is older than this.",
+    autocompletion=complete_duration)]
 
 
 def _context(ctx: typer.Context, json_output: bool) -> AppContext:
@@ -33,8 +34,8 @@ def _context(ctx: typer.Context, json_output: bool) -> AppContext:
 @app.command("ls")
 def ls(
     ctx: typer.Context,
-    stack: Annotated[str | None, typer.Argument(metavar="[STACK]", help="Only this stack's locks.")] = None,
-    project: Annotated[str | None, typer.Option("--project", "-p", help="Only this project's locks.")] = None,
+    stack: OptionalStackArg = None,
+    project: ProjectOpt = None,
     stale_after: StaleOpt = "2h",
     json_output: JsonOpt = False,
 ) -> None:
@@ -77,9 +78,10 @@ def show(
 def break_(
     ctx: typer.Context,
     stack: StackArg,
-    lock_id: Annotated[str | None, typer.Option("--lock-id", metavar="ID", help="Only this lock.")] = None,
+    lock_id: LockIdOpt = None,
     older_than: Annotated[str | None, typer.Option(
-        "--older-than", metavar="DURATION", help="Only locks older than this (e.g. 2h).")] = None,
+        "--older-than", metavar="DURATION", help="Only locks older than this (e.g. 2h).",
+        autocompletion=complete_duration)] = None,
     user: Annotated[str | None, typer.Option("--user", metavar="USER", help="Only this user's locks.")] = None,
     host: Annotated[str | None, typer.Option("--host", metavar="HOST", help="Only this host's locks.")] = None,
     force: Annotated[bool, typer.Option(
@@ -121,8 +123,10 @@ def break_(
 def wait(
     ctx: typer.Context,
     stack: StackArg,
-    timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="Give up after it.")] = "10m",
-    poll: Annotated[str, typer.Option("--poll", metavar="DURATION", help="Time between checks.")] = "5s",
+    timeout: Annotated[str, typer.Option(
+        "--timeout", metavar="DURATION", help="Give up after it.", autocompletion=complete_duration)] = "10m",
+    poll: Annotated[str, typer.Option(
+        "--poll", metavar="DURATION", help="Time between checks.", autocompletion=complete_duration)] = "5s",
     json_output: JsonOpt = False,
 ) -> None:
     """Wait until the stack has no lock: exit 0 as soon as it is free, exit 11 at the timeout.

@@ -8,23 +8,22 @@ from typing import Annotated
 import typer
 
 from . import render
-from .common import resolve_stack, revealer
+from .common import ProjectOpt, SortOpt, StackArg, resolve_stack, revealer
 from .context import app_context
 from .render import stacks as views
 
 app = typer.Typer(help="Inspect stacks: list, show, resources, export.", no_args_is_help=True)
 
-StackArg = Annotated[str, typer.Argument(metavar="STACK", help="project/stack (or organization/project/stack).")]
-
 
 @app.command("ls")
 def ls(
     ctx: typer.Context,
-    project: Annotated[str | None, typer.Option("--project", "-p", help="Only stacks of this project.")] = None,
+    project: ProjectOpt = None,
     tag: Annotated[list[str] | None, typer.Option(
         "--tag", "-t", metavar="NAME[=VALUE]", help="Only stacks with this tag (repeatable).")] = None,
-    sort: Annotated[str, typer.Option(
-        "--sort", "-s", help="Sort by name, last-update, resources or size.")] = "name",
+    sort: SortOpt = "name",
+    deleted: Annotated[bool, typer.Option(
+        "--deleted", help="List stacks that only survive in .bak/backups (removed by `pulumi stack rm`).")] = False,
 ) -> None:
     """List every stack in the backend: last update, resources, locks, size.
 
@@ -33,6 +32,11 @@ def ls(
 
     Example: pulumi-diy stack ls --project infra --sort last-update
     """
+    if deleted:
+        from .stack_restore import show_deleted
+
+        show_deleted(ctx)
+        return
     from ..stacks import list_stacks
 
     actx = app_context(ctx)
@@ -107,3 +111,12 @@ def export(
 
     write_private_file(file, data, private=show_secrets)
     render.info(actx, f"exported {stack} to {file}")
+
+
+def _register_restore() -> None:
+    from .stack_restore import register
+
+    register(app)  # `stack restore` and `stack deleted` live with the history code
+
+
+_register_restore()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from . import render
-from .common import resolve_stack
+from .common import BackupOpt, DeletedStackArg, resolve_stack
 from .context import app_context
 from .render import history as views
 
@@ -36,11 +36,8 @@ def deleted(ctx: typer.Context) -> None:
 
 def restore(
     ctx: typer.Context,
-    stack: Annotated[str, typer.Argument(metavar="STACK", help="project/stack of the deleted stack.")],
-    from_backup: Annotated[str | None, typer.Option(
-        "--from-backup", metavar="TIMESTAMP",
-        help="Which copy: a timestamp from a backup/retained file name, or 'bak'. Default: the newest.")
-    ] = None,
+    stack: DeletedStackArg,
+    from_backup: BackupOpt = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Show what would be restored; write nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,

@@ -1,0 +1,1 @@
+"""Renderers of the CLI artefacts, driven by scripts/gen_cli_artifacts.py."""
