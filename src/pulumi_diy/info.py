@@ -88,13 +88,9 @@ def backend_info(backend: Backend) -> BackendInfo:
         elif backend.layout.parse_stack_key(o.key) is None:
             other["unrecognised"] += 1
     entries = [o for o in history if (h := parse_history_name(o.name)) is not None and h.kind == "history"]
-    server: dict[str, Any] = {}
-    describe = getattr(backend.store.fs, "server_info", None)
-    if callable(describe):
-        try:
-            server = dict(describe())
-        except Exception as e:  # informational only
-            server = {"error": str(e).splitlines()[0] if str(e) else type(e).__name__}
+    from .backend.server_info import server_details  # kind-specific; never raises
+
+    server = server_details(backend.store)
     return BackendInfo(
         url=backend.url.redacted,
         kind=backend.url.kind,
