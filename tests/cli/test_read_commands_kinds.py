@@ -122,7 +122,8 @@ def test_backend_info_reports_kind_and_server(copied: BackendTarget) -> None:
         assert (server["account"], server["credential"]) == ("devstoreaccount1", "connection_string")
         assert server["versioning"] is None and "versioningNote" in server
     elif copied.kind == "postgres":
-        assert server.get("table", "").startswith("state_")
+        assert server["table"].startswith("state_") and server["keyPrefix"] == "postgres"
+        assert server["postgresVersion"].split(".")[0].isdigit() and server["tableBytes"] > 0
     else:
         assert server["path"] == copied.url[len("file://"):]
 

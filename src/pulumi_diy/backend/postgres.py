@@ -158,6 +158,17 @@ class PostgresFileSystem(AbstractFileSystem):
             except (errors.UniqueViolation, errors.DuplicateObject, errors.DuplicateTable):
                 pass  # created at the same moment by another client
 
+    def server_info(self) -> dict[str, Any]:
+        """For `backend info`: where the table is and what serves it (no data is read)."""
+        with self._cursor() as cur:
+            cur.execute("SELECT current_setting('server_version'), "
+                        "(SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)), "
+                        "pg_total_relation_size(to_regclass(%s))", [str(self.table), str(self.table)])
+            version, rows, size = cur.fetchone() or (None, None, None)
+        return {"host": self.target.host, "port": self.target.port, "database": self.target.dbname,
+                "table": str(self.table), "postgresVersion": version,
+                "rowsEstimate": rows if rows is None or rows >= 0 else None, "tableBytes": size}
+
     def close(self) -> None:
         """Close the connection pool (it reopens on next use)."""
         with self._lock:

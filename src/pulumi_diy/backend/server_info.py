@@ -114,7 +114,7 @@ def _postgres(store: Store) -> dict[str, Any]:
     fs = store.fs
     describe = getattr(fs, "server_info", None)
     if callable(describe):
-        return dict(describe())
+        return {**describe(), "keyPrefix": store.root}
     target = getattr(fs, "target", None)
     return {"host": getattr(target, "host", None), "port": getattr(target, "port", None),
             "database": getattr(target, "dbname", None), "table": str(getattr(fs, "table", "")),
