@@ -31,6 +31,21 @@ _LAZY = {
     "stack_resources": ("pulumi_diy.stacks", "stack_resources"),
     "export_stack": ("pulumi_diy.stacks", "export_stack"),
     "backend_info": ("pulumi_diy.info", "backend_info"),
+    "list_locks": ("pulumi_diy.locks", "list_locks"),
+    "break_locks": ("pulumi_diy.locks", "break_locks"),
+    "wait_for_unlock": ("pulumi_diy.locks", "wait_for_unlock"),
+    "list_history": ("pulumi_diy.history", "list_history"),
+    "history_feed": ("pulumi_diy.history", "history_feed"),
+    "export_version": ("pulumi_diy.history", "export_version"),
+    "diff_versions": ("pulumi_diy.history", "diff_versions"),
+    "restore_version": ("pulumi_diy.history", "restore_version"),
+    "prune_history": ("pulumi_diy.history", "prune_history"),
+    "list_deleted_stacks": ("pulumi_diy.history", "list_deleted_stacks"),
+    "restore_deleted_stack": ("pulumi_diy.history", "restore_deleted_stack"),
+    "list_secrets": ("pulumi_diy.secrets.scan", "list_secrets"),
+    "verify_secrets": ("pulumi_diy.secrets.verify", "verify_secrets"),
+    "rekey": ("pulumi_diy.secrets.rekey", "rekey"),
+    "resume_rekey": ("pulumi_diy.secrets.resume", "resume_rekey"),
 }
 
 
