@@ -6,7 +6,6 @@ from typing import Any
 
 import typer
 
-from ..backend.urls import redact_url
 from . import render
 from .context import app_context
 from .render import backend as views
@@ -17,6 +16,8 @@ class _SettingsView:
         self.settings = settings
 
     def to_dict(self) -> dict[str, Any]:
+        from ..backend.urls import redact_url
+
         out: dict[str, Any] = {}
         for s in self.settings.all():
             value = s.shown()
@@ -39,6 +40,8 @@ def env(ctx: typer.Context) -> None:
         render.emit_json(_SettingsView(settings))
         return
     import dataclasses
+
+    from ..backend.urls import redact_url
 
     shown = dataclasses.replace(settings, backend_url=dataclasses.replace(
         settings.backend_url, value=redact_url(settings.backend_url.value) if settings.backend_url.value else None))
