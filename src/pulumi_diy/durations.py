@@ -27,12 +27,15 @@ def parse_duration(text: str, *, what: str = "duration") -> float:
 
 
 def format_duration(seconds: float) -> str:
-    s = round(seconds)
+    """The largest unit and the next one down, e.g. `5h`, `4h59m`, `2d3h`, `90s` -> `1m30s`."""
+    s = int(seconds)
     if s < 60:
         return f"{s}s"
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    for i, (unit, size) in enumerate(units):
         if s >= size:
-            parts.append(f"{s // size}{unit}")
-            s %= size
-    return "".join(parts[:2])
+            text = f"{s // size}{unit}"
+            next_unit, next_size = units[i + 1]
+            rest = (s % size) // next_size
+            return text + (f"{rest}{next_unit}" if rest else "")
+    return f"{s}s"  # pragma: no cover

@@ -27,7 +27,8 @@ LOCK_KEYS = ("stack", "lockId", "key", "pid", "username", "hostname", "timestamp
 
 
 def ts(hours_ago: float) -> str:
-    t = datetime.now(timezone(timedelta(hours=2))) - timedelta(hours=hours_ago)
+    # A few seconds more, so that the age shown a moment later is not a second short of the hour.
+    t = datetime.now(timezone(timedelta(hours=2))) - timedelta(hours=hours_ago, seconds=3)
     return t.strftime("%Y-%m-%dT%H:%M:%S") + ".5+02:00"
 
 
