@@ -20,6 +20,7 @@ from typing import Any
 
 from pulumi_diy.errors import CorruptInput, DecryptionFailed
 from pulumi_diy.secrets.managers import SecretsManager
+from pulumi_diy.state.gojson import format_go_float
 
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -125,25 +126,6 @@ def _go_escape(m: re.Match[str]) -> str:
     return f"\\u{ord(c):04x}"
 
 
-def _go_float(f: float) -> str:
-    """Go's encoding/json float64 format: shortest round-trip digits, exponent only outside [1e-6, 1e21)."""
-    if not math.isfinite(f):
-        raise ValueError(f"unsupported value: {f}")
-    a = abs(f)
-    r = repr(f)
-    if a != 0 and (a < 1e-6 or a >= 1e21):
-        mant, _, exp = r.partition("e")
-        if exp.startswith("-0"):  # Go cleans e-07 to e-7 (but keeps e+21)
-            exp = "-" + exp[2:]
-        return f"{mant}e{exp}"
-    from decimal import Decimal
-
-    s = format(Decimal(r), "f")
-    if "." in s:
-        s = s.rstrip("0").rstrip(".")
-    return s
-
-
 def _go_marshal_into(v: Any, out: list[str]) -> None:
     if v is None:
         out.append("null")
@@ -154,7 +136,7 @@ def _go_marshal_into(v: Any, out: list[str]) -> None:
     elif isinstance(v, str):
         out.append('"' + _GO_NEEDS_ESCAPE.sub(_go_escape, v) + '"')
     elif isinstance(v, (int, float)):
-        out.append(_go_float(float(v)))  # property values are float64 in Go
+        out.append(format_go_float(float(v)))  # property values are float64 in Go
     elif isinstance(v, Mapping):
         out.append("{")
         for i, k in enumerate(sorted(v)):
