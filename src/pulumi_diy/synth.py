@@ -8,8 +8,10 @@ store, so the result reads back in the real Pulumi CLI. Generation is determinis
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -50,6 +52,8 @@ class SynthSpec:
     pending: set[str] = field(default_factory=set)  # stacks with an interrupted update
     legacy: bool = False
     payload_bytes: int = 0  # extra output bytes per resource (to make large states)
+    salt_per_stack: bool = False  # each stack its own passphrase salt, as `pulumi stack init` does
+    workers: int = 1  # > 1: write through the store concurrently (each key's final bytes are the same)
 
 
 @dataclass
@@ -172,15 +176,67 @@ def _history_entry(kind: str, start: datetime, seconds: int, message: str, chang
     }
 
 
+class _Writer:
+    """Writes through the store, either at once (``workers`` <= 1) or per stack on a thread pool.
+
+    Concurrent mode keeps only the last bytes written to each key of a stack (what a serial run
+    leaves behind) and writes them when the stack is done, so keys never race each other.
+    """
+
+    def __init__(self, backend: Backend, workers: int) -> None:
+        self.store = backend.store
+        self.workers = workers
+        self.pending: dict[str, bytes] = {}
+        self.futures: set[Future[None]] = set()
+        self.pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+
+    def put(self, key: str, data: bytes) -> None:
+        if self.pool is None:
+            self.store.write(key, data)
+        else:
+            self.pending[key] = data
+
+    def flush(self) -> None:
+        if self.pool is None:
+            return
+        for key, data in self.pending.items():
+            self.futures.add(self.pool.submit(self.store.write, key, data))
+        self.pending = {}
+        if len(self.futures) > self.workers * 8:  # bound the bytes held in memory
+            done, self.futures = wait(self.futures, return_when="FIRST_COMPLETED")
+            for f in done:
+                f.result()
+
+    def abort(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        if self.pool is None:
+            return
+        self.flush()
+        try:
+            for f in self.futures:
+                f.result()
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _managers(spec: SynthSpec, count: int) -> list[Any]:
+    """One passphrase manager for every stack, or a fresh one each (derived concurrently: PBKDF2 drops the GIL)."""
+    from .secrets.passphrase import PassphraseManager
+
+    if not spec.salt_per_stack:
+        return [PassphraseManager.new(spec.passphrase)] * count
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(lambda _: PassphraseManager.new(spec.passphrase), range(count)))
+
+
 def generate(backend: Backend, spec: SynthSpec) -> SynthReport:
     """Write a whole synthetic backend into ``backend`` (which should be empty)."""
-    from .secrets.passphrase import PassphraseManager
-    from .state.compression import Compression, compress
-    from .state.gojson import dumps
-
     rng = random.Random(spec.seed)
-    manager = PassphraseManager.new(spec.passphrase)
-    store = backend.store
+    managers = iter(_managers(spec, len(spec.projects) * len(spec.stacks)))
+    writer = _Writer(backend, spec.workers)
     files = 0
     total = 0
     configs: dict[str, str] = {}
@@ -188,20 +244,36 @@ def generate(backend: Backend, spec: SynthSpec) -> SynthReport:
 
     def put(key: str, data: bytes) -> None:
         nonlocal files, total
-        store.write(key, data)
+        writer.put(key, data)
         files += 1
         total += len(data)
 
     if not spec.legacy:
-        put(".pulumi/meta.yaml", b"version: 1\n")
+        backend.store.write(".pulumi/meta.yaml", b"version: 1\n")
+        files, total = 1, len(b"version: 1\n")
     from .backend.layout import Layout
 
     layout = Layout(project_mode=not spec.legacy)
+    try:
+        _write_stacks(spec, layout, rng, managers, writer, put, names, configs)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    return SynthReport(names, files, total, configs)
+
+
+def _write_stacks(spec: SynthSpec, layout: Any, rng: random.Random, managers: Any, writer: _Writer,
+                  put: Any, names: list[str], configs: dict[str, str]) -> None:
+    from .state.compression import Compression, compress
+    from .state.gojson import dumps
+
     for project in spec.projects:
         for stack in spec.stacks:
             ref = StackRef(None if spec.legacy else project, stack)
             label = f"{project}/{stack}"
             names.append(str(ref))
+            manager = next(managers)
             b = _StackBuilder(spec, ref, rng, manager)
             comp = Compression.GZIP if spec.compression.get(label) == "gzip" else \
                 Compression.ZSTD if spec.compression.get(label) == "zstd" else Compression.NONE
@@ -249,7 +321,7 @@ def generate(backend: Backend, spec: SynthSpec) -> SynthReport:
                 lock_id = uuid.UUID(int=rng.getrandbits(128), version=4)
                 put(f"{layout.lock_dir(ref)}/{lock_id}.json", dumps(lock))
             configs[label] = _config_yaml(manager.state_string, config)
-    return SynthReport(names, files, total, configs)
+            writer.flush()
 
 
 def _config_yaml(salt: str, config: dict[str, Any]) -> str:
