@@ -316,8 +316,8 @@ def test_info_fields_mtime_and_etag(fs: PostgresFileSystem, pg_dsn: str, table: 
     info = fs.info("k")
     assert set(info) == {"name", "size", "type", "mtime", "etag"}
     assert info["mtime"].tzinfo == timezone.utc
-    (text, updated) = sql(pg_dsn, f"SELECT data::text, updated_at FROM {table} WHERE key = 'k'")[0]
-    assert info["etag"] == f"{updated.timestamp():.6f}-{len(text.encode())}" == fs.ukey("k")
+    (stored, updated) = sql(pg_dsn, f"SELECT pg_column_size(data), updated_at FROM {table} WHERE key = 'k'")[0]
+    assert info["etag"] == f"{updated.timestamp():.6f}-{stored}" == fs.ukey("k")
     assert info["mtime"] == updated == fs.modified("k")
     assert fs.ls_stats("")[0] == info
     fs.pipe_file("k", b"v2")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -166,11 +167,18 @@ class Backend:
     def iter_read(self, keys: Sequence[str], batch: int | None = None) -> Iterator[tuple[str, bytes | PulumiDiyError]]:
         """Read keys concurrently in bounded batches, so memory stays bounded by the batch size."""
         size = batch or self.store.parallelism
-        for i in range(0, len(keys), size):
-            chunk = keys[i:i + size]
-            got = self.store.read_many(chunk)
-            for k in chunk:
-                yield k, got[k]
+        chunks = [keys[i:i + size] for i in range(0, len(keys), size)]
+        if not chunks:
+            return
+        # The next batch is fetched while the caller works on this one; two batches at most in memory.
+        with ThreadPoolExecutor(max_workers=1) as prefetch:
+            pending = prefetch.submit(self.store.read_many, chunks[0])
+            for i, chunk in enumerate(chunks):
+                got = pending.result()
+                if i + 1 < len(chunks):
+                    pending = prefetch.submit(self.store.read_many, chunks[i + 1])
+                for k in chunk:
+                    yield k, got[k]
 
     def read_tags(self, ref: StackRef) -> dict[str, str]:
         key = self.layout.tags_key(ref)

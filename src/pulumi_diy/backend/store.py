@@ -176,6 +176,8 @@ class Store:
             by_path = got if isinstance(got, dict) else {paths[0]: got}
             for k, p in zip(keys, paths, strict=True):
                 out[k] = self._value_or_error(k, by_path.get(p, by_path.get(p.lstrip("/"))))
+        elif self.kind == "file":  # local reads gain nothing from threads (measured in bench/)
+            out = {k: self._read_or_error(k) for k in keys}
         else:
             with ThreadPoolExecutor(max_workers=min(self.parallelism, len(keys))) as pool:
                 out = dict(zip(keys, pool.map(self._read_or_error, keys), strict=True))
@@ -223,6 +225,8 @@ class Store:
         ``a/bc/...``. A missing prefix is an empty list; a missing bucket is BackendMissing.
         """
         base = self.path(prefix).rstrip("/")
+        if self.kind == "file":
+            return self._list_local(prefix, base, recursive)
         try:
             with storage_errors(self.describe(prefix)):
                 if recursive and hasattr(self.fs, "ls_stats"):  # PostgreSQL: one query with sizes and mtimes
@@ -240,6 +244,33 @@ class Store:
         infos = [self._object_info(e) for e in entries if e.get("type", "file") == "file"]
         infos = [i for i in infos if i.key.startswith(below) and i.key != below
                  and not (self.kind == "file" and i.key.endswith(".attrs"))]
+        infos.sort(key=lambda i: i.key)
+        return infos
+
+    def _list_local(self, prefix: str, base: str, recursive: bool) -> builtins.list[ObjectInfo]:
+        """os.scandir walk: one stat per file, no fsspec dicts (5x faster than fs.find, see bench/)."""
+        infos: builtins.list[ObjectInfo] = []
+        pending = [base]
+        with storage_errors(self.describe(prefix)):
+            while pending:
+                directory = pending.pop()
+                try:
+                    entries = os.scandir(directory)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                with entries:
+                    for entry in entries:
+                        if entry.is_dir():
+                            if recursive:
+                                pending.append(entry.path)
+                        elif entry.is_file() and not entry.name.endswith(".attrs"):
+                            st = entry.stat()
+                            # Same values fsspec's LocalFileSystem.info gives (etag: inode + mtime).
+                            infos.append(ObjectInfo(self.key(entry.path), st.st_size,
+                                                    datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
+                                                    f"{st.st_ino}-{st.st_mtime}"))
+        if not infos:
+            self.check_root()
         infos.sort(key=lambda i: i.key)
         return infos
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +18,12 @@ from .context import AppContext
 def _json_requested(args: list[str]) -> bool:
     """`--json` among arguments not yet parsed (before any `--`)."""
     return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def _print_traceback() -> None:
+    import traceback  # only with --debug; frames only, never locals
+
+    traceback.print_exc()
 
 
 class _ErrorBoundary(TyperGroup):
@@ -42,7 +47,7 @@ class _ErrorBoundary(TyperGroup):
         except PulumiDiyError as e:
             actx = ctx.obj if isinstance(ctx.obj, AppContext) else None
             if actx is not None and actx.debug:
-                traceback.print_exc()
+                _print_traceback()
             render.error(actx, int(e.exit_code), type(e).__name__, e.message)
             raise typer.Exit(int(e.exit_code)) from None
         except (typer.Exit, typer.Abort):
@@ -62,7 +67,7 @@ class _ErrorBoundary(TyperGroup):
         except Exception as e:  # the last line of defence: one line, never a dump of locals
             actx = ctx.obj if isinstance(ctx.obj, AppContext) else None
             if actx is not None and actx.debug:
-                traceback.print_exc()
+                _print_traceback()
             render.error(actx, int(ExitCode.ERROR), "InternalError",
                          f"unexpected {type(e).__name__}: {e} (rerun with --debug for the traceback)")
             raise typer.Exit(int(ExitCode.ERROR)) from None
