@@ -5,52 +5,5 @@ The implementation lives in :mod:`pulumi_diy.locking`; this module is its stable
 
 from __future__ import annotations
 
-from .locking import (
-    DEFAULT_STALE_AFTER,
-    BreakResult,
-    HeldLock,
-    LockInfo,
-    LockStatus,
-    SkippedLock,
-    StackLocks,
-    WaitResult,
-    acquire,
-    break_locks,
-    list_locks,
-    load_locks,
-    lock_content,
-    lock_url,
-    locked_message,
-    parse_lock,
-    pid_running,
-    read_locks,
-    remove_locks,
-    show_locks,
-    split_lock_key,
-    wait_for_unlock,
-)
-
-__all__ = [
-    "DEFAULT_STALE_AFTER",
-    "BreakResult",
-    "HeldLock",
-    "LockInfo",
-    "LockStatus",
-    "SkippedLock",
-    "StackLocks",
-    "WaitResult",
-    "acquire",
-    "break_locks",
-    "list_locks",
-    "load_locks",
-    "lock_content",
-    "lock_url",
-    "locked_message",
-    "parse_lock",
-    "pid_running",
-    "read_locks",
-    "remove_locks",
-    "show_locks",
-    "split_lock_key",
-    "wait_for_unlock",
-]
+from .locking import *  # noqa: F403
+from .locking import __all__ as __all__
