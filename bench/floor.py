@@ -58,6 +58,18 @@ def history(raw: RawClient, history_dir: str, limit: int | None, workers: int = 
     return [docs[k] for k in shown]
 
 
+def history_feed(raw: RawClient, limit: int, workers: int = WORKERS) -> list[Any]:
+    """`history ls --all`: one recursive listing of `.pulumi/history/`, the newest ``limit`` entries by the
+    nanosecond timestamp in their names, read concurrently."""
+    def nanos(key: str) -> int:
+        return int(key.rsplit("-", 1)[-1].split(".", 1)[0])
+
+    names = sorted((o.key for o in raw.walk(".pulumi/history") if ".history.json" in o.key), key=nanos, reverse=True)
+    shown = names[:limit]
+    docs = {key: load_json(data) for key, data in raw.get_many(shown, workers)}
+    return [docs[k] for k in shown]
+
+
 def export(raw: RawClient, key: str) -> bytes:
     """One GET, decompress, parse, serialise the export document with the stdlib encoder."""
     doc = load_json(raw.get(key))

@@ -73,6 +73,22 @@ def history(raw: RawClient, history_dir: str, limit: int | None) -> list[Any]:
     return [load_json(raw.get(key)) for key in shown]
 
 
+def history_feed(raw: RawClient, limit: int, parallel: int = PARALLEL) -> list[Any]:
+    """Pulumi has no backend-wide feed: `pulumi stack history` for every stack (list its history
+    directory, read its entries one at a time), 10 stacks at a time, then the newest ``limit``."""
+    def one(base: str) -> list[tuple[str, Any]]:
+        project, stack = base[len(STACKS) + 1:].split("/")
+        names = [o.key for o in raw.list_level(f".pulumi/history/{project}/{stack}/") if ".history.json" in o.key]
+        return [(key, load_json(raw.get(key))) for key in sorted(names, reverse=True)]
+
+    entries: list[tuple[str, Any]] = []
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        for found in pool.map(one, stack_bases(raw)):
+            entries.extend(found)
+    entries.sort(key=lambda e: int(e[0].rsplit("-", 1)[-1].split(".", 1)[0]), reverse=True)
+    return [doc for _, doc in entries[:limit]]
+
+
 def export(raw: RawClient, base: str) -> bytes:
     doc = load_json(raw.get(stack_path(raw, base)))
     out = {"version": 3, "deployment": (doc.get("checkpoint") or {}).get("latest")}

@@ -19,7 +19,7 @@ from .measure import Impl, Sample, compare
 from .raw import RawClient, is_stack_file
 
 REPO = Path(__file__).resolve().parent.parent
-LISTING = ("ls-cold", "ls-warm", "ls-warm-1pct", "lock-ls")
+LISTING = ("ls-cold", "ls-warm", "ls-warm-1pct", "lock-ls", "history-feed")
 SINGLE = ("history", "history-all", "export")
 WORKLOADS = (*LISTING, *SINGLE, "ls-memory", "rotate", "startup")
 ROW_KEYS = ("workload", "kind", "size", "data_mb", "diy_s", "floor_s", "pulumi_s", "diy_over_floor", "pulumi_over_diy",
@@ -159,6 +159,7 @@ def _swapper(raw: RawClient, keys: list[str]) -> Callable[[], None]:
 
 
 def run_listing(ctx: Context, kind: str, size: int, selected: set[str]) -> list[dict[str, Any]]:
+    from pulumi_diy.history import history_feed
     from pulumi_diy.locks import list_locks
     from pulumi_diy.stacks import list_stacks
 
@@ -213,6 +214,15 @@ def run_listing(ctx: Context, kind: str, size: int, selected: set[str]) -> list[
                            "pulumi": Impl(run=lambda _: pulumi_equiv.locks(raw))}, ctx.repeat, memory=ctx.memory)
             rows.append(row("lock-ls", kind, size, got,
                             note="10% of stacks locked; Pulumi has no lock ls: baseline = its per-stack lock check"))
+        if "history-feed" in selected:
+            limit = ctx.params.history_limit
+            got = compare({"diy": diy_impl(target, lambda b: history_feed(b, limit=limit)),
+                           "floor": Impl(run=lambda _: floor.history_feed(raw, limit)),
+                           "pulumi": Impl(run=lambda _: pulumi_equiv.history_feed(raw, limit))},
+                          ctx.repeat, memory=ctx.memory)
+            rows.append(row("history-feed", kind, size, got,
+                            note=f"history ls --all, newest {limit} of 2 updates per stack; Pulumi has no feed: "
+                                 "baseline = stack history of every stack, 10 at a time"))
     return rows
 
 

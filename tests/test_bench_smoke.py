@@ -14,8 +14,8 @@ from bench.generate import Servers
 from bench.run import memory_scaling, parse_args, run, table, write
 from bench.workloads import ROW_KEYS, WORKLOADS
 
-EVERY_ROW = {"ls-cold", "ls-warm", "ls-warm-1pct", "lock-ls", "history", "history-all", "export", "ls-memory",
-             "rotate", "startup --version", "startup --help"}
+EVERY_ROW = {"ls-cold", "ls-warm", "ls-warm-1pct", "lock-ls", "history-feed", "history", "history-all", "export",
+             "ls-memory", "rotate", "startup --version", "startup --help"}
 
 
 def _check_rows(rows: list[dict], expected: set[str]) -> None:
