@@ -198,3 +198,15 @@ def test_version_and_help() -> None:
     for args in (["--help"], ["stack", "--help"], ["stack", "ls", "--help"], ["backend", "info", "--help"]):
         result = run(args)
         assert result.exit_code == 0 and "Usage" in result.stdout
+
+
+@pytest.mark.parametrize("module,url,extra", [("s3fs", "s3://bucket", "s3"), ("gcsfs", "gs://bucket", "gcs"),
+                                              ("adlfs", "azblob://container?storage_account=a", "azure")])
+def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch, module: str, url: str,
+                                                 extra: str) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import <module>` raise ImportError
+    result = run(["-b", url, "stack", "ls"])
+    assert result.exit_code == 13, (result.stdout, result.stderr)
+    assert f"pip install 'pulumi-diy[{extra}]'" in result.stderr and result.stderr.count("\n") == 1
