@@ -210,3 +210,14 @@ def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch
     result = run(["-b", url, "stack", "ls"])
     assert result.exit_code == 13, (result.stdout, result.stderr)
     assert f"pip install 'pulumi-diy[{extra}]'" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_global_switches_may_follow_the_command(synth: tuple[str, dict[str, str]]) -> None:
+    url, env = synth
+    before = run(["--json", "--quiet", "-b", url, "stack", "ls", "--project", "web"], env)
+    after = run(["-b", url, "stack", "ls", "--project", "web", "--json", "--quiet"], env)
+    assert before.exit_code == after.exit_code == 0 and before.stdout == after.stdout
+    assert json.loads(after.stdout)[0]["name"] == "web/dev"
+    # After `--` nothing is moved: it is an argument like any other.
+    literal = run(["-b", url, "stack", "show", "--", "--json"], env)
+    assert literal.exit_code == 2 and literal.stdout == "" and "'--json'" in literal.stderr

@@ -20,6 +20,18 @@ def _json_requested(args: list[str]) -> bool:
     return "--json" in (args[: args.index("--")] if "--" in args else args)
 
 
+# Global switches that may also be written after the command (`pulumi-diy stack ls --json`, as with
+# kubectl or aws); they take no value, so moving them in front of the command changes nothing else.
+_HOISTED = ("--json", "--quiet", "--debug", "--no-cache", "--no-color")
+
+
+def _hoist_global_flags(args: list[str]) -> list[str]:
+    end = args.index("--") if "--" in args else len(args)
+    head, tail = args[:end], args[end:]
+    hoisted = [a for a in head if a in _HOISTED]
+    return [*dict.fromkeys(hoisted), *[a for a in head if a not in _HOISTED], *tail]
+
+
 def _print_traceback() -> None:
     import traceback  # only with --debug; frames only, never locals
 
@@ -30,6 +42,8 @@ class _ErrorBoundary(TyperGroup):
     """The one error boundary: every failure becomes one line (or a JSON object) and an exit code."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        if parent is None:
+            args[:] = _hoist_global_flags(args)
         # Bad global options fail before the root callback has seen --json: answer in JSON anyway.
         given = list(args)  # the parser consumes `args`
         try:
