@@ -264,7 +264,10 @@ class Store:
                             if recursive:
                                 pending.append(entry.path)
                         elif entry.is_file() and not entry.name.endswith(".attrs"):
-                            st = entry.stat()
+                            try:
+                                st = entry.stat()
+                            except FileNotFoundError:  # removed since the directory was read
+                                continue
                             # Same values fsspec's LocalFileSystem.info gives (etag: inode + mtime).
                             infos.append(ObjectInfo(self.key(entry.path), st.st_size,
                                                     datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
@@ -371,8 +374,11 @@ class Store:
         _atomic_local(path, data)
 
     def _create_local(self, path: str, data: bytes) -> None:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{time.time_ns():x}.tmp"
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        # The temporary file goes one level up: exclusive creates are lock files, and Pulumi counts
+        # every file in a stack's lock directory as a lock, even for the instant before the link.
+        tmp = os.path.join(os.path.dirname(directory), f".{os.path.basename(path)}.{time.time_ns():x}.tmp")
         with open(tmp, "xb") as f:
             f.write(data)
             f.flush()
