@@ -206,7 +206,10 @@ def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch
                                                  extra: str) -> None:
     import sys
 
+    from pulumi_diy.backend import filesystems
+
     monkeypatch.setitem(sys.modules, module, None)  # makes `import <module>` raise ImportError
+    monkeypatch.setattr(filesystems, "_GCS_CLASS", None)  # built by earlier GCS tests
     result = run(["-b", url, "stack", "ls"])
     assert result.exit_code == 13, (result.stdout, result.stderr)
     assert f"pip install 'pulumi-diy[{extra}]'" in result.stderr and result.stderr.count("\n") == 1
