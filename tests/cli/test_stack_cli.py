@@ -208,7 +208,8 @@ def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch
 
     from pulumi_diy.backend import filesystems
 
-    monkeypatch.setitem(sys.modules, module, None)  # makes `import <module>` raise ImportError
+    for name in [m for m in sys.modules if m == module or m.startswith(module + ".")] or [module]:
+        monkeypatch.setitem(sys.modules, name, None)  # makes `import <module>[.sub]` raise ImportError
     monkeypatch.setattr(filesystems, "_GCS_CLASS", None)  # built by earlier GCS tests
     result = run(["-b", url, "stack", "ls"])
     assert result.exit_code == 13, (result.stdout, result.stderr)
