@@ -11,6 +11,7 @@ from .backend.layout import (
     HISTORY_DIR,
     LOCKS_DIR,
     STACKS_DIR,
+    compression_name,
     legacy_stack_keys,
     parse_history_name,
 )
@@ -57,10 +58,6 @@ class BackendInfo:
             "otherFiles": self.other_files,
             "server": self.server,
         }
-
-
-def _compression(key: str) -> str:
-    return "gzip" if key.endswith(".gz") else "zstd" if key.endswith(".zst") else "none"
 
 
 def backend_info(backend: Backend) -> BackendInfo:
@@ -111,7 +108,7 @@ def backend_info(backend: Backend) -> BackendInfo:
             "backups": sum(o.size for o in backups),
             "locks": sum(o.size for o in locks),
         },
-        compression=dict(sorted(Counter(_compression(o.key) for o in stacks.values()).items())),
+        compression=dict(sorted(Counter(compression_name(o.key) for o in stacks.values()).items())),
         legacy_files=legacy_stack_keys(o.key for o in stack_objs) if meta.project_mode else [],
         other_files=dict(sorted(other.items())),
         server=server,

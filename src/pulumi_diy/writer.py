@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .backend.layout import StackRef
+from .backend.layout import StackRef, compression_name
 from .errors import ObjectNotFound, StackNotFound
 
 if TYPE_CHECKING:
@@ -40,18 +40,10 @@ class SaveResult:
 def _compression_for(backend: Backend, current_key: str | None) -> Compression:
     from .state import Compression
 
-    setting = backend.settings.compression.value
-    if setting == "gzip":
-        return Compression.GZIP
-    if setting == "zstd":
-        return Compression.ZSTD
-    # No PULUMI_DIY_BACKEND_GZIP/ZSTD: keep the stack's current compression (Pulumi would switch
+    # Without PULUMI_DIY_BACKEND_GZIP/ZSTD keep the stack's current compression (Pulumi would switch
     # the file to plain JSON, which surprises users who set the variable only in CI).
-    if current_key and current_key.endswith(".gz"):
-        return Compression.GZIP
-    if current_key and current_key.endswith(".zst"):
-        return Compression.ZSTD
-    return Compression.NONE
+    name = backend.settings.compression.value or compression_name(current_key or "")
+    return {"gzip": Compression.GZIP, "zstd": Compression.ZSTD}.get(name, Compression.NONE)
 
 
 def _ext(key: str) -> str:

@@ -161,6 +161,11 @@ def _parse_stack_file(fname: str, project: str | None) -> tuple[StackRef, str] |
     return None
 
 
+def compression_name(key: str) -> str:
+    """`gzip`, `zstd` or `none`, from a state file's name (`.json.gz`, `.json.zst`, `.json`)."""
+    return "gzip" if key.endswith(".gz") else "zstd" if key.endswith(".zst") else "none"
+
+
 def legacy_stack_keys(keys: Iterable[str]) -> list[str]:
     """Legacy stack files directly under `.pulumi/stacks/` (what decides an unmarked store's layout)."""
     legacy = Layout(project_mode=False)

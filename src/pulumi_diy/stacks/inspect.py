@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..backend.layout import StackRef
+from ..backend.layout import StackRef, compression_name
 from ..errors import PulumiDiyError
-from .listing import compression_name, iso_time
+from .listing import iso_time
 
 if TYPE_CHECKING:
     from ..backend.backend import Backend

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..backend.layout import LOCKS_DIR, StackRef
+from ..backend.layout import LOCKS_DIR, StackRef, compression_name
 from ..errors import PulumiDiyError, UsageError
 
 if TYPE_CHECKING:
@@ -69,10 +69,6 @@ class StackSummary:
             "tags": self.tags,
             "error": self.error,
         }
-
-
-def compression_name(key: str) -> str:
-    return "gzip" if key.endswith(".gz") else "zstd" if key.endswith(".zst") else "none"
 
 
 def summarize_checkpoint(cp: Checkpoint) -> dict[str, Any]:
@@ -186,13 +182,29 @@ def list_stacks(
     # The locks listing runs while the checkpoints are read: one round trip less on the critical path.
     from concurrent.futures import ThreadPoolExecutor
 
-    side = ThreadPoolExecutor(max_workers=1)
-    locks_future = side.submit(lock_counts, backend)
-    fingerprints = {o.key: o.fingerprint for o in stacks.values()}
+    with ThreadPoolExecutor(max_workers=1) as side:
+        locks_future = side.submit(lock_counts, backend)
+        cached, fresh, errors = _read_summaries(backend, list(stacks.values()), progress)
+        locks = locks_future.result()
+
+    rows = []
+    for ref, obj in stacks.items():
+        rec = cached.get(obj.key) or fresh.get(obj.key)
+        if rec is None and obj.key in errors and "not found" in errors[obj.key]:
+            continue  # vanished between listing and read: Pulumi skips these too
+        rows.append(_summary(ref, obj, rec, locks.get(ref, 0), tag_values.get(ref) if tag_filters else None,
+                             errors.get(obj.key)))
+    return sort_summaries(rows, sort)
+
+
+def _read_summaries(backend: Backend, objects: list[ObjectInfo], progress: Callable[[int], None] | None
+                    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, str]]:
+    """Summaries from the cache where the fingerprint matches, the rest read concurrently and cached."""
+    fingerprints = {o.key: o.fingerprint for o in objects}
     cached = backend.cache.get_many(SUMMARY_KIND, fingerprints)
-    missing = [o.key for o in stacks.values() if o.key not in cached]
+    missing = [o.key for o in objects if o.key not in cached]
     if progress and cached:
-        progress(len(stacks) - len(missing))
+        progress(len(objects) - len(missing))
     fresh: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
     for key, data in backend.iter_read(missing):
@@ -206,19 +218,7 @@ def list_stacks(
         if progress:
             progress(1)
     backend.cache.put_many(SUMMARY_KIND, [(k, fingerprints[k], v) for k, v in fresh.items()])
-    try:
-        locks = locks_future.result()
-    finally:
-        side.shutdown(wait=True)
-
-    rows = []
-    for ref, obj in stacks.items():
-        rec = cached.get(obj.key) or fresh.get(obj.key)
-        if rec is None and obj.key in errors and "not found" in errors[obj.key]:
-            continue  # vanished between listing and read: Pulumi skips these too
-        rows.append(_summary(ref, obj, rec, locks.get(ref, 0), tag_values.get(ref) if tag_filters else None,
-                             errors.get(obj.key)))
-    return sort_summaries(rows, sort)
+    return cached, fresh, errors
 
 
 def _summary(ref: StackRef, obj: ObjectInfo, rec: dict[str, Any] | None, locks: int,
