@@ -84,10 +84,24 @@ def backend_info(backend: Backend) -> BackendInfo:
             other["retained"] += 1
         elif backend.layout.parse_stack_key(o.key) is None:
             other["unrecognised"] += 1
+    leftovers = backend.store.temp_leftovers(".pulumi")  # of killed local writes, hidden from listings
+    other["tmp"] += len(leftovers)
+    other = +other
     entries = [o for o in history if (h := parse_history_name(o.name)) is not None and h.kind == "history"]
     from .backend.server_info import server_details  # kind-specific; never raises
 
     server = server_details(backend.store)
+    sizes = {
+        "stacks": sum(o.size for o in stack_objs),
+        "current": sum(o.size for o in stacks.values()),
+        "history": sum(o.size for o in history),
+        "backups": sum(o.size for o in backups),
+        "locks": sum(o.size for o in locks),
+    }
+    for o in leftovers:  # storage they take, where a copy to an object store would count it
+        area = o.key.split("/")[1] if o.key.count("/") >= 2 else ""
+        if area in sizes and area != "current":
+            sizes[area] += o.size
     return BackendInfo(
         url=backend.url.redacted,
         kind=backend.url.kind,
@@ -101,13 +115,7 @@ def backend_info(backend: Backend) -> BackendInfo:
         history_entries=len(entries),
         backups=len(backups),
         locks=len([o for o in locks if o.key.endswith(".json")]),
-        bytes={
-            "stacks": sum(o.size for o in stack_objs),
-            "current": sum(o.size for o in stacks.values()),
-            "history": sum(o.size for o in history),
-            "backups": sum(o.size for o in backups),
-            "locks": sum(o.size for o in locks),
-        },
+        bytes=sizes,
         compression=dict(sorted(Counter(compression_name(o.key) for o in stacks.values()).items())),
         legacy_files=legacy_stack_keys(o.key for o in stack_objs) if meta.project_mode else [],
         other_files=dict(sorted(other.items())),

@@ -156,7 +156,8 @@ def copy_backend(src: BackendTarget, dst: BackendTarget) -> list[str]:
     """Copy every object byte for byte (what `aws s3 sync`, `gsutil cp` or `azcopy` would do)."""
     a, b = src.store(), dst.store()
     keys = [o.key for o in a.list("")]
-    for key, data in a.read_many(keys).items():
+    # a sync copies the leftovers of killed local writes too (listings hide them on local files)
+    for key, data in a.read_many(keys + [o.key for o in a.temp_leftovers("")]).items():
         assert isinstance(data, bytes), data
         b.write(key, data)
     return keys
@@ -174,7 +175,9 @@ def test_copied_backend_lists_identically(source: BackendTarget, target: Backend
     keys = copy_backend(source, target)
     assert len(keys) > 30
     original, copy = source.open(use_cache=False), target.open(use_cache=False)
-    assert [o.key for o in copy.store.list("")] == keys
+    leftovers = [] if target.kind == "file" else [o.key for o in source.store().temp_leftovers("")]
+    assert leftovers or target.kind == "file"
+    assert [o.key for o in copy.store.list("")] == sorted(keys + leftovers)
     assert [(str(r), o.key, o.size) for r, o in copy.stacks().items()] == \
         [(str(r), o.key, o.size) for r, o in original.stacks().items()]
     assert [str(r) for r in copy.stacks()] == ["infra/dev", "infra/prod-eu", "web.app/dev", "web.app/prod-eu"]

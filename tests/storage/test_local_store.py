@@ -60,3 +60,52 @@ def test_listing_skips_files_removed_while_listing(local: BackendTarget, monkeyp
 
     monkeypatch.setattr(os, "scandir", Racing)
     assert [o.name for o in store.list(".pulumi/locks/x")] == ["a.json", "c.json"]
+
+
+def _leave(path: Path, data: bytes = b"") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_temporary_files_of_killed_writes_are_not_objects(local: BackendTarget) -> None:
+    # A kill -9 between creating a write's temporary file and renaming it leaves the file behind
+    # (empty or partial). Pulumi skips it (no state extension); listings must not show it either.
+    backend = local.open(use_cache=False)
+    store = backend.store
+    store.write(".pulumi/stacks/p/dev.json", b"{}")
+    root = Path(store.path(""))
+    _leave(root / ".pulumi/stacks/p/dev.json.18eac0984e15d025.tmp")
+    _leave(root / ".pulumi/history/p/dev/dev-1.history.json.18eac0984e15d026.tmp", b'{"ver')
+    _leave(root / ".pulumi/locks/organization/p/.abc.json.18eac0984e15d027.tmp")
+    assert [o.key for o in store.list(".pulumi", recursive=True)] == [".pulumi/stacks/p/dev.json"]
+    # Names that merely look alike are objects like any other.
+    store.write(".pulumi/stacks/p/notes.tmp", b"x")
+    store.write(".pulumi/stacks/p/x.123.tmp", b"x")
+    assert [o.name for o in store.list(".pulumi/stacks/p")] == ["dev.json", "notes.tmp", "x.123.tmp"]
+
+
+def test_taking_a_stack_lock_sweeps_only_that_stacks_leftovers(local: BackendTarget) -> None:
+    from pulumi_diy.backend.layout import StackRef
+
+    backend = local.open(use_cache=False)
+    store = backend.store
+    store.write(".pulumi/meta.yaml", b"version: 1\n")
+    backend = local.open(use_cache=False)
+    root = Path(backend.store.path(""))
+    mine = [
+        _leave(root / ".pulumi/stacks/p/dev.json.18eac0984e15d025.tmp"),
+        _leave(root / ".pulumi/stacks/p/dev.json.gz.bak.18eac0984e15d026.tmp"),
+        _leave(root / ".pulumi/stacks/p/dev.json.attrs.18eac0984e15d027.tmp"),
+        _leave(root / ".pulumi/history/p/dev/dev-1.history.json.18eac0984e15d028.tmp"),
+        _leave(root / ".pulumi/backups/p/dev/dev.1.json.18eac0984e15d029.tmp"),
+    ]
+    others = [  # another stack's (whose holder may be writing right now) and files that are not ours
+        _leave(root / ".pulumi/stacks/p/dev.x.json.18eac0984e15d02a.tmp"),
+        _leave(root / ".pulumi/stacks/p/dev2.json.18eac0984e15d02b.tmp"),
+        _leave(root / ".pulumi/history/p/dev.x/dev.x-1.history.json.18eac0984e15d02c.tmp"),
+        _leave(root / ".pulumi/stacks/p/dev.json.tmp"),
+    ]
+    with backend.lock(StackRef("p", "dev"), reason="test"):
+        assert not [p for p in mine if p.exists()]
+    assert all(p.exists() for p in others)

@@ -15,8 +15,9 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,6 +38,9 @@ MIB = 1024 * 1024
 # resumable uploads (8 MiB chunks); Azure's client switches to blocks above 8 MiB by itself.
 _S3_PART = 5 * MIB
 _GCS_CHUNK = 8 * MIB
+# Temporary files of local writes: `<name>.<time_ns hex>.tmp` (and `.<name>.<hex>.tmp` for creates).
+# A process killed mid-write leaves one behind; Pulumi skips it (not a state extension), so do we.
+_TEMP_NAME = re.compile(r"\.[0-9a-f]{12,20}\.tmp$")
 
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -263,7 +267,7 @@ class Store:
                         if entry.is_dir():
                             if recursive:
                                 pending.append(entry.path)
-                        elif entry.is_file() and not entry.name.endswith(".attrs"):
+                        elif entry.is_file() and not _hidden_local(entry.name):
                             try:
                                 st = entry.stat()
                             except FileNotFoundError:  # removed since the directory was read
@@ -367,6 +371,42 @@ class Store:
             time.sleep(0.5)
         raise TimeoutError(f"copy to {path} still pending after 300 s")
 
+    def temp_leftovers(self, prefix: str) -> builtins.list[ObjectInfo]:
+        """The temporary files killed local writes left anywhere under ``prefix`` (hidden from
+        :meth:`list`); other kinds have none."""
+        if self.kind != "file":
+            return []
+        found: builtins.list[ObjectInfo] = []
+        for directory, _, names in os.walk(self.path(prefix)):
+            for name in names:
+                if _TEMP_NAME.search(name):
+                    path = os.path.join(directory, name)
+                    with contextlib.suppress(FileNotFoundError):
+                        st = os.stat(path)
+                        found.append(ObjectInfo(self.key(path), st.st_size,
+                                                datetime.fromtimestamp(st.st_mtime, tz=timezone.utc), None))
+        return sorted(found, key=lambda o: o.key)
+
+    def remove_temp_leftovers(self, prefix: str, targets: Container[str] | None = None) -> int:
+        """Delete the temporary files killed local writes left directly under ``prefix`` (only those of the
+        file names in ``targets``, if given); the caller holds the lock of the stack they belong to.
+        Other kinds write in one request and leave nothing behind: 0."""
+        if self.kind != "file":
+            return 0
+        removed = 0
+        try:
+            entries = list(os.scandir(self.path(prefix)))
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+        for entry in entries:
+            match = _TEMP_NAME.search(entry.name)
+            if match is None or (targets is not None and entry.name[: match.start()] not in targets):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(entry.path)
+                removed += 1
+        return removed
+
     # --- local files: temp + rename like gocloud fileblob (no_tmp_dir) --------------------
     def _write_local(self, path: str, data: bytes) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -404,6 +444,11 @@ class Store:
         # Written before the data is renamed into place, as fileblob does; atomically, because
         # fileblob fails on a sidecar it cannot parse.
         _atomic_local(attrs, json.dumps(doc, separators=(",", ":")).encode())
+
+
+def _hidden_local(name: str) -> bool:
+    """fileblob's `.attrs` sidecars and our temporary files are not objects."""
+    return name.endswith(".attrs") or _TEMP_NAME.search(name) is not None
 
 
 def _atomic_local(path: str, data: bytes) -> None:

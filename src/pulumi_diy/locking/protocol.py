@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..backend.layout import StackRef
+from ..backend.layout import STATE_EXTS, StackRef
 from ..errors import (
     AccessDenied,
     BackendMissing,
@@ -187,9 +187,27 @@ class HeldLock:
             raise
         self._guard.deferring = False
         self._held = True
+        self._sweep_leftovers()
         if self._guard.pending is not None:
             self.release()  # delivers the signal that arrived meanwhile, after deleting our file
         return self
+
+    def _sweep_leftovers(self) -> None:
+        """With the lock held, remove temporary files a killed local write of this stack left behind."""
+        layout, store = self.backend.layout, self.backend.store
+        base = layout.stack_base(self.ref)
+        stacks_dir, name = base.rsplit("/", 1)
+        files = [name + ext + bak for ext in (*STATE_EXTS, ".pulumi-tags") for bak in ("", ".bak")]
+        targets = {*files, *(f + ".attrs" for f in files)}
+        try:
+            removed = store.remove_temp_leftovers(stacks_dir, targets)
+            removed += store.remove_temp_leftovers(layout.history_dir(self.ref))
+            removed += store.remove_temp_leftovers(layout.backups_dir(self.ref))
+        except OSError as e:  # harmless garbage: never a reason to fail a locked operation
+            log.debug("could not sweep temporary files of %s: %s", self.ref, e)
+            return
+        if removed:
+            log.debug("removed %d temporary file(s) a killed write of %s left", removed, self.ref)
 
     def _stored(self) -> bytes | None:
         try:
