@@ -324,6 +324,62 @@ def test_info_fields_mtime_and_etag(fs: PostgresFileSystem, pg_dsn: str, table: 
     assert fs.info("k")["etag"] != info["etag"]
 
 
+class Memo:
+    """A size memo like the local cache's (see PostgresFileSystem.ls_stats), recording what it is told."""
+
+    def __init__(self) -> None:
+        self.sizes: dict[str, tuple[str, int]] = {}
+        self.told: list[str] = []
+        self.hook: Any = None
+
+    def get_sizes(self, etags: dict[str, str]) -> dict[str, int]:
+        if self.hook:
+            self.hook()
+        return {k: size for k, (etag, size) in self.sizes.items() if etags.get(k) == etag}
+
+    def put_sizes(self, sizes: dict[str, tuple[str, int]]) -> None:
+        self.told.extend(sorted(sizes))
+        self.sizes.update(sizes)
+
+
+def test_listing_takes_sizes_of_unchanged_rows_from_a_memo(fs: PostgresFileSystem) -> None:
+    for i, n in enumerate([0, 1, 5, 1000]):
+        fs.pipe_file(f"m/{i}", b"x" * n)
+    exact = fs.ls_stats("m/")
+    memo = Memo()
+    assert fs.ls_stats("m/", sizes=memo) == exact
+    assert memo.told == ["m/0", "m/1", "m/2", "m/3"]
+    # Unchanged rows are not measured again: a remembered size shows as it is.
+    memo.told.clear()
+    memo.sizes["m/3"] = (memo.sizes["m/3"][0], 999)
+    assert [e["size"] for e in fs.ls_stats("m/", sizes=memo)] == [0, 1, 5, 999]
+    assert memo.told == []
+    fs.pipe_file("m/3", b"y" * 7)  # a write changes the etag: measured again
+    assert fs.ls_stats("m/", sizes=memo) == fs.ls_stats("m/") and memo.told == ["m/3"]
+    # Rows to measure that change or vanish between the two queries: taken whole from the second one.
+    memo.told.clear()
+    fs.pipe_file("m/0", b"new")
+    fs.pipe_file("m/2", b"q" * 9)
+
+    def race() -> None:
+        memo.hook = None
+        fs.rm_file("m/0")
+        fs.pipe_file("m/2", b"r" * 11)
+
+    memo.hook = race
+    listed = fs.ls_stats("m/", sizes=memo)
+    assert [e["name"] for e in listed] == ["m/1", "m/2", "m/3"]
+    assert listed[1] == fs.info("m/2") and listed[1]["size"] == 11
+    assert memo.told == ["m/2"]
+    # Direct children only: deeper rows are neither listed nor measured.
+    fs.pipe_file("m/deeper/x", b"z" * 5)
+    memo.told.clear()
+    assert fs.ls_stats("m/", sizes=memo, recursive=False) == fs.ls_stats("m/")[:3]
+    assert fs.ls_stats("m/", recursive=False) == fs.ls_stats("m/")[:3] and memo.told == []
+    assert [e["name"] for e in fs.ls_stats("m/", sizes=memo)] == ["m/1", "m/2", "m/3", "m/deeper/x"]
+    assert memo.told == ["m/deeper/x"]
+
+
 def test_byte_order_and_unicode_keys(fs: PostgresFileSystem) -> None:
     keys = ["u/é", "u/B", "u/a", "u/Z", "u/✓/x.json", "u/ünï cødé 🚀.json", "u/_"]
     for key in keys:
@@ -575,3 +631,26 @@ if abstract is not None:
 
     class TestPostgresPipe(abstract.AbstractPipeTests, PostgresFixtures):
         pass
+
+
+def test_backend_listings_remember_sizes_across_processes(request: pytest.FixtureRequest, tmp_path: Any) -> None:
+    from tests.backends import make_target, put
+
+    target = make_target("postgres", request, tmp_path)
+    backend = target.open()
+    assert backend.store.size_memo is not None
+    put(backend, {".pulumi/stacks/a.json": b"{}", ".pulumi/stacks/b.json": b"x" * 300})
+    first = {o.key: o.size for o in backend.store.list(".pulumi/stacks")}
+    assert first == {".pulumi/stacks/a.json": 2, ".pulumi/stacks/b.json": 300}
+    # A later process finds the sizes in the local cache (a planted value shows it is used) ...
+    etag = {o.key: o.etag for o in backend.store.list(".pulumi/stacks")}[".pulumi/stacks/b.json"]
+    backend.store.size_memo.put_sizes({backend.store.path(".pulumi/stacks/b.json"): (str(etag), 7)})
+    later = target.open()
+    assert {o.key: o.size for o in later.store.list(".pulumi/stacks")}[".pulumi/stacks/b.json"] == 7
+    # ... and measures what changed; without a cache every size is measured.
+    put(later, {".pulumi/stacks/b.json": b"y" * 301})
+    assert {o.key: o.size for o in target.open().store.list(".pulumi/stacks")}[".pulumi/stacks/b.json"] == 301
+    nocache = target.open(use_cache=False)
+    assert nocache.store.size_memo is None
+    assert {o.key: o.size for o in nocache.store.list(".pulumi/stacks")} == {
+        ".pulumi/stacks/a.json": 2, ".pulumi/stacks/b.json": 301}

@@ -25,3 +25,15 @@ def test_disabled_and_broken_caches_are_harmless(tmp_path: Path) -> None:
     broken = Cache(str(blocker), "b")
     assert not broken.enabled
     broken.put_many("k", [("s", "fp", 1)])
+
+
+def test_object_sizes_are_remembered_by_etag(tmp_path: Path) -> None:
+    from pulumi_diy.backend.cache import ObjectSizes
+
+    sizes = ObjectSizes(Cache(str(tmp_path / "cache"), "b"))
+    sizes.put_sizes({"a": ("e1", 10), "b": ("e2", 0)})
+    assert sizes.get_sizes({"a": "e1", "b": "e2", "c": "e3"}) == {"a": 10, "b": 0}
+    assert sizes.get_sizes({"a": "changed"}) == {}
+    reopened = ObjectSizes(Cache(str(tmp_path / "cache"), "b"))  # another process, later
+    assert reopened.get_sizes({"a": "e1"}) == {"a": 10}
+    assert ObjectSizes(Cache(None, "b")).get_sizes({"a": "e1"}) == {}

@@ -20,7 +20,7 @@ from ..errors import (
     StackNotFound,
     UnsupportedVersion,
 )
-from .cache import Cache, backend_cache_id
+from .cache import Cache, ObjectSizes, backend_cache_id
 from .layout import (
     META_KEY,
     STACKS_DIR,
@@ -78,6 +78,8 @@ class Backend:
         self.settings = settings
         self.cache = Cache(settings.cache_dir.value if use_cache else None,
                            backend_cache_id(url.kind, url.root, url.bucket))
+        if self.cache.enabled:
+            store.size_memo = ObjectSizes(self.cache)
 
     # --- layout ----------------------------------------------------------------------------
     @cached_property

@@ -117,3 +117,19 @@ class Cache:
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
             self._db = None
+
+
+class ObjectSizes:
+    """Object sizes by etag, for storage whose listings pay to compute sizes (PostgreSQL)."""
+
+    KIND = "size"
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+
+    def get_sizes(self, etags: Mapping[str, str]) -> dict[str, int]:
+        found = self.cache.get_many(self.KIND, etags)
+        return {k: v for k, v in found.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+    def put_sizes(self, sizes: Mapping[str, tuple[str, int]]) -> None:
+        self.cache.put_many(self.KIND, [(k, etag, size) for k, (etag, size) in sizes.items()])

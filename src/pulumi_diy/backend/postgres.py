@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fsspec import AbstractFileSystem
@@ -40,6 +40,16 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
 _SCHEMES = ("postgresql://", "postgres://")
+
+
+class SizeMemo(Protocol):
+    """Object sizes remembered by etag across listings (the local cache; see ``ls_stats``)."""
+
+    def get_sizes(self, etags: Mapping[str, str]) -> dict[str, int]:
+        """The remembered size of each key whose etag is the given one."""
+
+    def put_sizes(self, sizes: Mapping[str, tuple[str, int]]) -> None:
+        """Remember key -> (etag, size)."""
 
 
 class PostgresFileSystem(AbstractFileSystem):
@@ -187,11 +197,40 @@ class PostgresFileSystem(AbstractFileSystem):
     def _dir(name: str) -> dict[str, Any]:
         return {"name": name, "size": 0, "type": "directory"}
 
-    def ls_stats(self, prefix: str) -> list[dict[str, Any]]:
-        """Info dicts of every key starting with ``prefix`` (raw, not a path), in byte order, in one query."""
+    def ls_stats(self, prefix: str, sizes: SizeMemo | None = None, recursive: bool = True) -> list[dict[str, Any]]:
+        """Info dicts of every key starting with ``prefix`` (raw, not a path; ``recursive=False``: only
+        those without a further ``/``), in byte order.
+
+        An object's size needs its row detoasted and parsed on the server (about 1 s per 200 MB). With a
+        ``sizes`` memo, or when only direct children are wanted, a first query reads keys and etags only;
+        the sizes of unchanged rows come from the memo and a second query measures the others alone (a
+        row changed in between is taken whole from that second answer: size and etag belong together)."""
+        if sizes is None and recursive:
+            with self._cursor() as cur:
+                cur.execute(self._sql.stat_prefix, [escape_like(prefix)])
+                return [self._file(*row) for row in cur]
         with self._cursor() as cur:
-            cur.execute(self._sql.stat_prefix, [escape_like(prefix)])
-            return [self._file(*row) for row in cur]
+            cur.execute(self._sql.stat_prefix_cheap, [escape_like(prefix)])
+            entries = [self._file(*row) for row in cur]
+        if not recursive:
+            entries = [e for e in entries if "/" not in e["name"][len(prefix):]]
+        known = sizes.get_sizes({e["name"]: e["etag"] for e in entries}) if sizes is not None else {}
+        missing = [e["name"] for e in entries if e["name"] not in known]
+        fresh: dict[str, dict[str, Any]] = {}
+        if missing:
+            with self._cursor() as cur:
+                cur.execute(self._sql.stat_keys, [missing])
+                fresh = {row[0]: self._file(*row) for row in cur}
+            if sizes is not None:
+                sizes.put_sizes({k: (e["etag"], e["size"]) for k, e in fresh.items()})
+        out = []
+        for e in entries:
+            if e["name"] in known:
+                e["size"] = known[e["name"]]
+                out.append(e)
+            elif e["name"] in fresh:  # else deleted since the first query
+                out.append(fresh[e["name"]])
+        return out
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         path = self._strip_protocol(path)

@@ -40,6 +40,12 @@ _STAT_COLUMNS = (
     "key, coalesce(octet_length(rtrim(data->>'data', '='))::bigint * 3 / 4, 0), updated_at, "
     "(extract(epoch from updated_at)::numeric(20,6))::text || '-' || pg_column_size(data)::text"
 )
+# The same without the size: no row is detoasted, so a listing costs little more than the keys. Sizes
+# then come from a memo keyed by etag (see PostgresFileSystem.ls_stats), the rest from a second query.
+_CHEAP_COLUMNS = (
+    "key, NULL::bigint, updated_at, "
+    "(extract(epoch from updated_at)::numeric(20,6))::text || '-' || pg_column_size(data)::text"
+)
 # Start of the part of a key after %(prefix)s, counted in characters as substr() counts them.
 _SKIP_PREFIX = "char_length(%(prefix)s::text) + 1"
 
@@ -143,7 +149,7 @@ class Statements:
 
         def q(text: str) -> sql.Composed:
             idx, cols, skip = sql.Identifier(table.index), sql.SQL(_STAT_COLUMNS), sql.SQL(_SKIP_PREFIX)
-            return sql.SQL(text).format(t=ident, idx=idx, cols=cols, skip=skip)
+            return sql.SQL(text).format(t=ident, idx=idx, cols=cols, skip=skip, cheap=sql.SQL(_CHEAP_COLUMNS))
 
         # Pulumi's schema.sql, with the identifiers quoted (after folding, so the names are the same).
         self.create_schema = q(
@@ -168,6 +174,10 @@ class Statements:
         self.stat_prefix = q(
             "SELECT {cols} FROM {t} WHERE key LIKE %s ESCAPE '\\' ORDER BY key COLLATE \"C\""
         )
+        self.stat_prefix_cheap = q(
+            "SELECT {cheap} FROM {t} WHERE key LIKE %s ESCAPE '\\' ORDER BY key COLLATE \"C\""
+        )
+        self.stat_keys = q("SELECT {cols} FROM {t} WHERE key = ANY(%s)")
         # One directory level: the key itself, direct children with stats, child "directories" by name
         # (unordered: the caller sorts).
         self.list_level = q(

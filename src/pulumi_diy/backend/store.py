@@ -31,6 +31,7 @@ __all__ = ["ObjectInfo", "Store", "map_concurrently", "storage_errors"]
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
+    from .postgres import SizeMemo
     from .urls import BackendURL
 
 MIB = 1024 * 1024
@@ -102,6 +103,8 @@ class Store:
         self.kind = url.kind
         self.parallelism = parallelism
         self._root_exists = False
+        # Where a listing may take the sizes of unchanged objects from (PostgreSQL; set by the Backend).
+        self.size_memo: SizeMemo | None = None
 
     # --- paths ---------------------------------------------------------------------------
     def path(self, key: str) -> str:
@@ -233,8 +236,8 @@ class Store:
             return self._list_local(prefix, base, recursive)
         try:
             with storage_errors(self.describe(prefix)):
-                if recursive and hasattr(self.fs, "ls_stats"):  # PostgreSQL: one query with sizes and mtimes
-                    entries = self.fs.ls_stats(f"{base}/" if base else "")
+                if hasattr(self.fs, "ls_stats"):  # PostgreSQL: sizes of unchanged rows from the local cache
+                    entries = self.fs.ls_stats(f"{base}/" if base else "", sizes=self.size_memo, recursive=recursive)
                 elif recursive:
                     found = self.fs.find(base, detail=True)
                     entries = list(found.values()) if isinstance(found, dict) else []
