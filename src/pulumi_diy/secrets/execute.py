@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from pulumi_diy.secrets.scan import ParsedFile
 
 
+# Bytes the check phase may keep for the rewrite (the rest is read again under the lock).
+KEEP_BUDGET = 256 * 1024 * 1024
+
+
 @dataclass
 class Run:
     backend: Backend
@@ -33,6 +37,27 @@ class Run:
     workers: int
     progress: Callable[[int], None]
     cancel: threading.Event = field(default_factory=threading.Event)
+    keep_budget: int | None = None  # None: KEEP_BUDGET
+    kept_bytes: int = 0
+    _kept_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def keeper(self, job: StackJob) -> Callable[[str, str, bytes], None]:
+        """What the check of ``job`` offers its files to: kept for the rewrite while the budget lasts."""
+
+        def keep(key: str, fingerprint: str, data: bytes) -> None:
+            budget = KEEP_BUDGET if self.keep_budget is None else self.keep_budget
+            with self._kept_lock:
+                if self.kept_bytes + len(data) > budget:
+                    return
+                self.kept_bytes += len(data)
+            job.kept[key] = (fingerprint, data)
+
+        return keep
+
+    def forget(self, job: StackJob) -> None:
+        with self._kept_lock:
+            self.kept_bytes -= sum(len(data) for _, data in job.kept.values())
+        job.kept = {}
 
 
 def run_parallel(run: Run, fn: Callable[[StackJob], Any], jobs: Sequence[StackJob]) -> list[Any]:
@@ -85,7 +110,10 @@ def _apply(run: Run, job: StackJob, writer: JournalWriter, entry: JournalStack) 
         run.progress(1)
         return FileChange(change.key, change.kind, change.secrets, change.before, new_key, REWRITTEN)
 
-    job.changes = walk_stack(run.backend, job, run.ring, handle=handle, cancel=run.cancel)
+    try:
+        job.changes = walk_stack(run.backend, job, run.ring, handle=handle, cancel=run.cancel)
+    finally:
+        run.forget(job)
     writer.mark(entry, DONE)
     job.lock.release()
     job.lock = None

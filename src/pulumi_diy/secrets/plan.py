@@ -2,13 +2,15 @@
 
 Used twice per stack: first to check that everything decrypts (no writes), then under the stack
 lock to rewrite. Files are read in batches and dropped once handled, so memory stays bounded by
-the batch, not by the stack's history.
+the batch, not by the stack's history; the check may keep what it read (within the run's budget),
+and the rewrite reuses each kept file whose fingerprint in the listing taken under the lock is
+unchanged, instead of reading it again.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ from pulumi_diy.errors import (
 from pulumi_diy.secrets.keys import KeyId, KeyRing
 from pulumi_diy.secrets.scan import (
     ParsedFile,
+    StackFile,
     check_decrypts,
     find_key,
     list_stack_files,
@@ -78,6 +81,7 @@ class StackJob:
     changes: list[FileChange] = field(default_factory=list)
     target: Any = None  # rekey.Target
     lock: Any = None
+    kept: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # key -> (fingerprint, bytes) read by the check
 
     def remember(self, kid: KeyId | None) -> None:
         if kid is not None and kid not in self.known:
@@ -182,10 +186,12 @@ def walk_stack(
     *,
     handle: Callable[[ParsedFile, FileChange, SecretsManager | None], FileChange] | None = None,
     cancel: threading.Event | None = None,
+    keep: Callable[[str, str, bytes], None] | None = None,
 ) -> list[FileChange]:
     """Visit every file of the stack in rewrite order, classify it, and pass it to ``handle`` (which
     rewrites it and returns the final change). Without ``handle``: a check only, recording what is
-    found in ``job`` (old key, known keys, the key of each history entry)."""
+    found in ``job`` (old key, known keys, the key of each history entry) and offering each file read
+    to ``keep`` (key, fingerprint, bytes); the rewrite then reuses ``job.kept``."""
     from pulumi_diy.backend.layout import parse_history_name
 
     files = list_stack_files(backend, job.ref)
@@ -208,13 +214,15 @@ def walk_stack(
         changes.append(change)
         return True
 
-    for key, data in backend.iter_read([f.key for f in files], batch=READ_BATCH):
+    for key, data in _contents(backend, files, job.kept if handle is not None else {}):
         if cancel is not None and cancel.is_set():
             raise Interrupted("interrupted")
         if isinstance(data, ObjectNotFound) and by_key[key].kind != "current":
             continue  # removed since the listing (an old variant, a pruned entry): nothing to rotate
         if isinstance(data, PulumiDiyError):
             raise data
+        if keep is not None and by_key[key].fingerprint:
+            keep(key, str(by_key[key].fingerprint), data)
         pf = parse_stack_file(backend, by_key[key], data)
         job.remember(pf.key)
         if pf.file.kind == "history-checkpoint" and pf.key is not None:
@@ -234,3 +242,21 @@ def walk_stack(
     if settings is not None:
         visit(settings, final=True)
     return changes
+
+
+def _contents(
+    backend: Backend, files: list[StackFile], kept: dict[str, tuple[str, bytes]]
+) -> Iterator[tuple[str, bytes | PulumiDiyError]]:
+    """Each file's bytes in order: kept bytes where the fingerprint still matches, the rest read."""
+
+    def reusable(f: StackFile) -> bool:
+        return f.fingerprint is not None and f.key in kept and kept[f.key][0] == f.fingerprint
+
+    fresh = backend.iter_read([f.key for f in files if not reusable(f)], batch=READ_BATCH)
+    for f in files:
+        if reusable(f):
+            yield f.key, kept[f.key][1]
+        else:
+            key, data = next(fresh)
+            assert key == f.key
+            yield key, data

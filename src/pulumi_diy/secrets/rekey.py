@@ -255,7 +255,7 @@ def rekey(
     new_passphrase = call_once(new_passphrase)
 
     def check(job: StackJob) -> None:
-        job.changes = walk_stack(backend, job, ring, cancel=run.cancel)
+        job.changes = walk_stack(backend, job, ring, cancel=run.cancel, keep=None if dry_run else run.keeper(job))
         job.target = _target_for(job, target)
         if dry_run and job.target.type == "passphrase":
             return

@@ -83,7 +83,7 @@ def resume_rekey(
         job.new = _reopen(job.new_key, ring, new_passphrase, journal.id)
         ring.add(job.new_key, job.new)
         try:
-            job.changes = walk_stack(backend, job, ring, cancel=run.cancel)
+            job.changes = walk_stack(backend, job, ring, cancel=run.cancel, keep=run.keeper(job))
         except StackNotFound:
             gone.append(job)  # removed since: nothing left to rotate
 

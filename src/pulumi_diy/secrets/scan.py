@@ -35,6 +35,7 @@ class StackFile:
 
     key: str
     kind: str
+    fingerprint: str | None = None  # from the listing, when the storage gives an etag
 
     @property
     def is_checkpoint(self) -> bool:
@@ -62,11 +63,12 @@ def list_stack_files(backend: Backend, ref: StackRef) -> list[StackFile]:
     for o in store.list(layout.history_dir(ref), recursive=False):
         h = parse_history_name(o.key.rpartition("/")[2])
         if h is not None and h.stack == ref.name:
-            files.append(StackFile(o.key, "history-checkpoint" if h.kind == "checkpoint" else "history"))
+            kind = "history-checkpoint" if h.kind == "checkpoint" else "history"
+            files.append(StackFile(o.key, kind, _fingerprint(o)))
     for o in store.list(layout.backups_dir(ref), recursive=False):
         b = parse_backup_name(o.key.rpartition("/")[2])
         if b is not None and b[0] == ref.name:
-            files.append(StackFile(o.key, "backup"))
+            files.append(StackFile(o.key, "backup", _fingerprint(o)))
     for o in mine:
         suffix = own.fullmatch(o.key.rpartition("/")[2])
         assert suffix is not None
@@ -80,9 +82,13 @@ def list_stack_files(backend: Backend, ref: StackRef) -> list[StackFile]:
             if tail
             else "variant"
         )
-        files.append(StackFile(o.key, kind))
+        files.append(StackFile(o.key, kind, _fingerprint(o)))
     files.sort(key=lambda f: (KIND_ORDER.index(f.kind), f.key))
     return files
+
+
+def _fingerprint(o: Any) -> str | None:
+    return o.fingerprint if o.etag else None
 
 
 @dataclass
