@@ -65,6 +65,18 @@ def test_every_command_has_help(cmd: Command) -> None:
         assert p.help, f"`{cmd.full_name}`: {p.opts or p.metavar} has no help text"
 
 
+@pytest.mark.parametrize("name", ["stack", "backend", "lock", "history", "secrets"])
+def test_lazy_group_lines_match_the_groups(name: str) -> None:
+    # `--help` shows these lines without loading the groups: they must say what the groups say.
+    import inspect
+
+    from pulumi_diy.cli.app import LAZY_GROUPS, load_group
+
+    group = load_group(name)
+    assert LAZY_GROUPS[name][1] == inspect.cleandoc(group.help)
+    assert group.name == name and group.commands
+
+
 @pytest.mark.parametrize("cmd", LEAVES, ids=lambda c: c.name)
 def test_every_command_has_an_example_of_itself(cmd: Command) -> None:
     assert cmd.examples, f"`{cmd.full_name}`: its docstring needs an `Example: {cmd.full_name} ...` line"

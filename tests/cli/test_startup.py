@@ -63,3 +63,17 @@ def test_the_heavy_list_is_detected(env: dict[str, str], tmp_path: Path) -> None
                                             "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"},
                 python_flags=["-X", "importtime"], timeout=120)
     assert "s3fs" in heavy(r.stderr) or "fsspec" in heavy(r.stderr), r.stdout
+
+
+def test_top_level_help_loads_no_command_group(env: dict[str, str]) -> None:
+    # `--help` lists the groups from cli/app.py's LAZY_GROUPS; a group loads when it is used.
+    r = run_cli(["--help"], env, python_flags=["-X", "importtime"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    modules = set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s+(\S+)", r.stderr, re.M))
+    assert "pulumi_diy.cli.app" in modules
+    assert not {f"pulumi_diy.cli.{m}" for m in ("stack", "backend_cmd", "lock", "history", "secrets",
+                                                "render", "context")} & modules
+    assert "secrets  Secrets: where they are" in r.stdout
+    r = run_cli(["lock", "--help"], env, python_flags=["-X", "importtime"])
+    modules = set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s+(\S+)", r.stderr, re.M))
+    assert "pulumi_diy.cli.lock" in modules and "pulumi_diy.cli.secrets" not in modules

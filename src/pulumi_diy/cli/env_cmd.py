@@ -6,9 +6,7 @@ from typing import Any
 
 import typer
 
-from . import render
-from .context import app_context
-from .render import backend as views
+# render and context load when the command runs: this module is imported for every `--help`.
 
 
 class _SettingsView:
@@ -34,6 +32,10 @@ def env(ctx: typer.Context) -> None:
 
     Example: pulumi-diy env --json
     """
+    from . import render
+    from .context import app_context
+    from .render import backend as views
+
     actx = app_context(ctx)
     settings = actx.settings
     if actx.json:
