@@ -64,6 +64,11 @@ class Settings:
     cwd: Path
     home: Path
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Another passphrase to try for files still under an older one (never prompted for).
+    old_passphrase: Setting = field(default_factory=lambda: Setting("old_passphrase", None, "unset", secret=True))
+    old_passphrase_file: Setting = field(default_factory=lambda: Setting("old_passphrase_file", None, "unset"))
+    # Where retain_checkpoints, disable_backups and no_color came from (the variable found, else "default").
+    sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def parallel(self) -> int:
@@ -78,12 +83,13 @@ class Settings:
 
     def all(self) -> list[Setting]:
         return [self.backend_url, self.passphrase, self.passphrase_file, self.new_passphrase,
-                self.new_passphrase_file, self.cache_dir, self.parallelism, self.compression,
+                self.new_passphrase_file, self.old_passphrase, self.old_passphrase_file, self.cache_dir,
+                self.parallelism, self.compression,
                 Setting("retain_checkpoints", str(self.retain_checkpoints).lower(),
-                        "PULUMI_DIY_BACKEND_RETAIN_CHECKPOINTS"),
+                        self.sources.get("retain_checkpoints", "default")),
                 Setting("disable_backups", str(self.disable_backups).lower(),
-                        "PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS"),
-                Setting("no_color", str(self.no_color).lower(), "NO_COLOR")]
+                        self.sources.get("disable_backups", "default")),
+                Setting("no_color", str(self.no_color).lower(), self.sources.get("no_color", "default"))]
 
 
 def _env_alt(env: Mapping[str, str], primary: str, alternative: str) -> tuple[str | None, str]:
@@ -145,6 +151,13 @@ def resolve_settings(
     new_pw_file = Setting("new_passphrase_file", env.get("PULUMI_DIY_NEW_PASSPHRASE_FILE") or None,
                           "PULUMI_DIY_NEW_PASSPHRASE_FILE" if env.get("PULUMI_DIY_NEW_PASSPHRASE_FILE") else "unset")
 
+    if "PULUMI_DIY_OLD_PASSPHRASE" in env:
+        old_pw = Setting("old_passphrase", env["PULUMI_DIY_OLD_PASSPHRASE"], "PULUMI_DIY_OLD_PASSPHRASE", secret=True)
+    else:
+        old_pw = Setting("old_passphrase", None, "unset", secret=True)
+    old_pw_file = Setting("old_passphrase_file", env.get("PULUMI_DIY_OLD_PASSPHRASE_FILE") or None,
+                          "PULUMI_DIY_OLD_PASSPHRASE_FILE" if env.get("PULUMI_DIY_OLD_PASSPHRASE_FILE") else "unset")
+
     if cache_dir:
         cache = Setting("cache_dir", cache_dir, "--cache-dir")
     elif env.get("PULUMI_DIY_CACHE_DIR"):
@@ -175,8 +188,12 @@ def resolve_settings(
     else:
         comp = Setting("compression", None, "unset (keep each file's compression)")
 
-    retain, _ = _env_alt(env, "PULUMI_DIY_BACKEND_RETAIN_CHECKPOINTS", "PULUMI_RETAIN_CHECKPOINTS")
-    nobak, _ = _env_alt(env, "PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS", "PULUMI_DISABLE_CHECKPOINT_BACKUPS")
+    retain, retain_src = _env_alt(env, "PULUMI_DIY_BACKEND_RETAIN_CHECKPOINTS", "PULUMI_RETAIN_CHECKPOINTS")
+    nobak, nobak_src = _env_alt(env, "PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS",
+                                "PULUMI_DISABLE_CHECKPOINT_BACKUPS")
+    sources = {"retain_checkpoints": retain_src if retain is not None else "default",
+               "disable_backups": nobak_src if nobak is not None else "default",
+               "no_color": "NO_COLOR" if "NO_COLOR" in env else "default"}
 
     passthrough = {
         k: v for k, v in env.items() if k.startswith(_PASSTHROUGH_PREFIXES) or k in _PASSTHROUGH_NAMES
@@ -196,4 +213,7 @@ def resolve_settings(
         cwd=cwd,
         home=home,
         env=MappingProxyType(passthrough),
+        old_passphrase=old_pw,
+        old_passphrase_file=old_pw_file,
+        sources=MappingProxyType(sources),
     )

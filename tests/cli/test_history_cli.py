@@ -209,3 +209,20 @@ def test_help_ends_with_an_example(command: str) -> None:
     r = CliRunner().invoke(app, ["history", command, "--help"])
     assert r.exit_code == 0
     assert "Example: pulumi-diy history " in r.stdout
+
+
+def test_partial_failures_and_bad_output_paths_have_their_exit_codes(url: str, tmp_path: Path) -> None:
+    backend = backend_of(url)
+    with backend.lock(StackRef("app", "prod"), reason="someone else"):  # held during the prune
+        r = run(url, "history", "prune", "--all", "--keep", "1", "--yes")
+    assert r.exit_code == 4, (r.stdout, r.stderr)  # app/prod was locked: not a success
+    assert len(list_versions(backend_of(url), REF).versions) == 1  # app/dev was pruned all the same
+    assert len(list_versions(backend_of(url), StackRef("app", "prod")).versions) == 4
+    entry = list_versions(backend, REF).versions[-1].history
+    backend.store.write(entry.key, b'{"version":1,"kind":"up"')  # truncated
+    r = run(url, "history", "show", "app/dev", "latest")
+    assert r.exit_code == 5 and r.stderr.startswith("error: ") and "invalid JSON" in r.stderr, r.stderr
+    r = run(url, "history", "show", "app/dev", "latest", json_out=True)
+    assert r.exit_code == 5 and json.loads(r.stdout)["error"]
+    r = run(url, "history", "export", "app/dev", "latest", "--file", str(tmp_path / "missing" / "x.json"))
+    assert r.exit_code == 2 and f"cannot write {tmp_path / 'missing' / 'x.json'}" in r.stderr, r.stderr

@@ -87,7 +87,7 @@ def test_verify_reports_each_file_and_fails_with_the_wrong_passphrase(setup: dic
             PULUMI_CONFIG_PASSPHRASE=OLD,
         ).stdout
     )
-    assert set(doc) == {"ok", "stacks", "unfinishedRotations"} and doc["ok"] is True
+    assert set(doc) == {"ok", "stacks", "unfinishedRotations", "warnings"} and doc["ok"] is True
     files = doc["stacks"][0]["files"]
     assert {f["kind"] for f in files} == {
         "history-checkpoint",

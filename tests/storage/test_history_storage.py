@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pulumi_diy.backend.layout import BACKUPS_DIR, HISTORY_DIR, STACKS_DIR, StackRef
-from pulumi_diy.errors import CheckpointCorrupt, Conflict, SecretsError, StackNotFound, StorageError
+from pulumi_diy.errors import CheckpointCorrupt, Conflict, SecretsError, StackNotFound, StorageError, UsageError
 from pulumi_diy.history import (
     export_version,
     history_feed,
@@ -180,6 +180,42 @@ def test_restore_refuses_a_version_that_fails_integrity(target: BackendTarget) -
     with pytest.raises(CheckpointCorrupt, match="magic cookie"):
         restore_version(backend, ref, 1)
     assert current_content(backend, ref) == before
+
+
+def test_restore_refuses_a_version_saved_under_another_stack_name(target: BackendTarget) -> None:
+    # As `pulumi stack rename dev dev2` leaves it: history moved to the new name, URNs inside unchanged.
+    backend, ref = make(target)
+    version = list_versions(backend, ref).versions[0]
+    assert version.checkpoint is not None
+    cp = read_version_checkpoint(backend, version)
+    doc = copy.deepcopy(cp.doc)
+    for res in doc["checkpoint"]["latest"]["resources"]:
+        res["urn"] = res["urn"].replace("urn:pulumi:dev::", "urn:pulumi:dev-old::", 1)
+        if res.get("parent"):
+            res["parent"] = res["parent"].replace("urn:pulumi:dev::", "urn:pulumi:dev-old::", 1)
+    put(backend, {version.checkpoint.key: dumps(doc)})
+    before = current_content(backend, ref)
+    with pytest.raises(UsageError, match=r"resources of stack app/dev-old .*pulumi stack rename dev-old"):
+        restore_version(backend, ref, 1)
+    assert current_content(backend, ref) == before
+
+
+def test_restore_rolls_back_from_a_corrupt_current_checkpoint(target: BackendTarget) -> None:
+    backend, ref = make(target)
+    key, good = current_content(backend, ref)
+    broken = b'{"version":3,"checkpoint":{"stack":"org'  # truncated by a crash or a bad hand edit
+    put(backend, {key: broken})
+    with pytest.raises(CheckpointCorrupt):
+        backend.read_checkpoint(ref)
+    plan = restore_version(backend, ref, "latest", keys=keys, dry_run=True)
+    assert not plan.written and "cannot be read" in plan.warnings[0]
+    result = restore_version(backend, ref, "latest", keys=keys)
+    assert result.written and result.save is not None and result.save.backup_key is not None
+    assert backend.store.read(result.save.backup_key) == broken  # the damaged bytes are kept
+    version = list_versions(backend, ref).versions[-1]
+    assert version.checkpoint is not None
+    restored = backend.read_checkpoint(ref)
+    assert restored.latest == read_version_checkpoint(backend, version).latest
 
 
 @pytest.mark.parametrize(("keep", "days", "left"), [

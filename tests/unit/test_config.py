@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,3 +69,19 @@ def test_env_passthrough_is_limited(tmp_path: Path) -> None:
     s = resolve_settings(environ={"HOME": str(tmp_path), "PULUMI_DIY_CACHE_DIR": "c", "AZURE_STORAGE_KEY": "k",
                                   "UNRELATED": "x", "PGHOST": "h"})
     assert dict(s.env) == {"HOME": str(tmp_path), "AZURE_STORAGE_KEY": "k", "PGHOST": "h"}
+
+
+def test_sources_name_the_variable_found(tmp_path: Path) -> None:
+    def source(s: Any, name: str) -> str:
+        return next(x.source for x in s.all() if x.name == name)
+
+    s = resolve_settings(environ={"HOME": str(tmp_path)})
+    assert [source(s, n) for n in ("retain_checkpoints", "disable_backups", "no_color")] == ["default"] * 3
+    s = resolve_settings(environ={"HOME": str(tmp_path), "PULUMI_RETAIN_CHECKPOINTS": "1", "NO_COLOR": "1",
+                                  "PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS": "true"})
+    assert s.retain_checkpoints and source(s, "retain_checkpoints") == "PULUMI_RETAIN_CHECKPOINTS"
+    assert source(s, "disable_backups") == "PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS"
+    assert source(s, "no_color") == "NO_COLOR"
+    s = resolve_settings(environ={"HOME": str(tmp_path), "PULUMI_DIY_OLD_PASSPHRASE": "x"})
+    assert source(s, "old_passphrase") == "PULUMI_DIY_OLD_PASSPHRASE"
+    assert next(x for x in s.all() if x.name == "old_passphrase").shown() == "<set>"

@@ -80,6 +80,14 @@ class AppContext:
         raise PassphraseRequired("passphrase must be set with PULUMI_CONFIG_PASSPHRASE or "
                                  "PULUMI_CONFIG_PASSPHRASE_FILE environment variables")
 
+    def old_passphrase(self) -> str | None:
+        """Another passphrase to try where the current one does not open a file's key (files still under
+        an older passphrase): PULUMI_DIY_OLD_PASSPHRASE[_FILE]; never prompted for."""
+        from ..secrets.passphrase import read_passphrase
+
+        s = self.settings
+        return read_passphrase(s.old_passphrase.value, s.old_passphrase_file.value, s.cwd)
+
     def new_passphrase(self) -> str:
         """The new passphrase for rotation: PULUMI_DIY_NEW_PASSPHRASE[_FILE], else asked twice on a TTY."""
         from ..secrets.passphrase import read_passphrase

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..errors import ExitCode
 from . import render
 from .common import StackArg, VersionArg, resolve_stack, revealer, secrets_manager_for
 from .completion import complete_duration, complete_project, complete_stack
@@ -43,7 +44,8 @@ def quiet_keys(actx: AppContext) -> Any:
         return value
 
     return lambda sp: manager_from_secrets_providers(
-        sp, passphrase=passphrase, kms_factory=lambda url: key_wrapper_for_url(url, env=s.env))
+        sp, passphrase=passphrase, kms_factory=lambda url: key_wrapper_for_url(url, env=s.env),
+        more_passphrases=[actx.old_passphrase])
 
 
 def keys(actx: AppContext) -> Any:
@@ -107,7 +109,14 @@ def show(ctx: typer.Context, stack: StackArg, version: VersionArg) -> None:
     from ..history import show_entry
 
     actx = app_context(ctx)
-    render.emit(actx, show_entry(actx.backend(), resolve_stack(actx, stack), version), views.history_details)
+    details = show_entry(actx.backend(), resolve_stack(actx, stack), version)
+    render.emit(actx, details, views.history_details)
+    if details.entry.error:  # shown in the output; a script must not take it for a good entry
+        if actx.json:
+            raise typer.Exit(int(ExitCode.CORRUPT))
+        from ..errors import CorruptInput
+
+        raise CorruptInput(details.entry.error)
 
 
 @app.command("export", context_settings=NEGATIVE_VERSIONS)
@@ -244,3 +253,6 @@ def prune(
     with render.progress(actx, "Deleting", total=plan.files) as advance:
         result = prune_history(backend, refs, keep=keep, older_than=seconds, progress=advance)
     render.emit(actx, result, views.prune_result)
+    failed = next((s.exit_code for s in result.stacks if s.errors), None)
+    if failed is not None:  # some files or stacks were left: scripts must see it
+        raise typer.Exit(failed or int(ExitCode.ERROR))

@@ -111,8 +111,10 @@ def break_(
     if not yes and not actx.json:
         views.break_plan(render.console(actx, stderr=True), plan)
     if not actx.confirm(f"Remove {len(plan.matched)} lock(s) of {ref}?", yes=yes):
-        render.info(actx, "nothing removed")
-        raise typer.Exit(int(ExitCode.ERROR))
+        render.info(actx, "cancelled: nothing removed")  # declining is not a failure (as history restore)
+        if actx.json:
+            render.emit(actx, plan, views.break_result)
+        return
     result = remove_locks(actx.backend(), plan)
     render.emit(actx, result, views.break_result)
     if any(k.reason.startswith("changed") for k in result.skipped):

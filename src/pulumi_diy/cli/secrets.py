@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -90,7 +91,7 @@ def verify(
 
     Example: PULUMI_CONFIG_PASSPHRASE_FILE=~/.pp pulumi-diy secrets verify --all --config-dir ./stacks
     """
-    from ..secrets.rekey import select_stacks
+    from ..secrets.rekey import deleted_stacks_warning, select_stacks
     from ..secrets.verify import verify_secrets
 
     actx = app_context(ctx)
@@ -98,8 +99,11 @@ def verify(
     refs = select_stacks(backend, stack, all_stacks=all_stacks, project=project)
     render.info(actx, f"verifying {len(refs)} stack(s)")
     result = verify_secrets(
-        backend, refs, passphrases=[actx.passphrase, _new_passphrase_from_env(actx)], config_dir=config_dir
+        backend, refs, passphrases=[actx.passphrase, actx.old_passphrase, _new_passphrase_from_env(actx)],
+        config_dir=config_dir,
     )
+    if stack is None and (note := deleted_stacks_warning(backend, project)):
+        result = dataclasses.replace(result, warnings=(*result.warnings, note))
     render.emit(actx, result, views.verify_report)
     if not result.ok:
         raise typer.Exit(int(ExitCode.SECRETS))
@@ -116,7 +120,7 @@ def _run_rekey(
     dry_run: bool,
     yes: bool,
 ) -> None:
-    from ..secrets.rekey import Target, rekey, select_stacks
+    from ..secrets.rekey import Target, deleted_stacks_warning, rekey, select_stacks
 
     backend = actx.backend()
     target = Target.parse(to) if to is not None else None
@@ -142,14 +146,15 @@ def _run_rekey(
             target=target,
             passphrase=actx.passphrase,
             new_passphrase=actx.new_passphrase,
+            more_passphrases=[actx.old_passphrase],
             config_dir=config_dir,
             dry_run=dry_run,
             confirm=confirm,
             progress=lambda n: advance[0](n) if advance else None,
         )
+    if stack is None and (note := deleted_stacks_warning(backend, project)):
+        result = dataclasses.replace(result, warnings=(*result.warnings, note))
     render.emit(actx, result, views.rekey_report)
-    if result.status == "cancelled":
-        raise typer.Exit(int(ExitCode.ERROR))
 
 
 @app.command("rotate")
@@ -190,6 +195,7 @@ def rotate(
                 run_id=run_id,
                 passphrase=actx.passphrase,
                 new_passphrase=actx.new_passphrase,
+                more_passphrases=[actx.old_passphrase],
                 progress=advance,
             )
         render.emit(actx, result, views.rekey_report)

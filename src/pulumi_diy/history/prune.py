@@ -52,6 +52,7 @@ class StackPrune:
     backups: int
     items: tuple[PruneItem, ...]
     errors: tuple[str, ...] = ()
+    exit_code: int | None = None  # of the first failure, when there were errors
 
     @property
     def entries_removed(self) -> int:
@@ -163,14 +164,14 @@ def _plan(backend: Backend, ref: StackRef, keep: int | None, cutoff: int | None)
 
 
 def _delete(backend: Backend, items: Sequence[PruneItem], progress: Callable[[int], None] | None
-            ) -> dict[str, str]:
+            ) -> dict[str, PulumiDiyError]:
     """Delete concurrently; returns the keys that could not be deleted, with why."""
-    def one(item: PruneItem) -> tuple[str, str | None]:
+    def one(item: PruneItem) -> tuple[str, PulumiDiyError | None]:
         try:
             backend.store.delete(item.key, missing_ok=True)
             return item.key, None
         except PulumiDiyError as e:
-            return item.key, e.message
+            return item.key, e
         finally:
             if progress:
                 progress(1)
@@ -182,19 +183,21 @@ def _execute(backend: Backend, ref: StackRef, keep: int | None, cutoff: int | No
              progress: Callable[[int], None] | None) -> StackPrune:
     with backend.lock(ref, reason="history prune"):
         plan = _plan(backend, ref, keep, cutoff)
-        failed: dict[str, str] = {}
+        failed: dict[str, PulumiDiyError] = {}
         # History files first: once an entry's `.history.json` is gone nobody lists it, so an interrupted
         # prune leaves at most unlisted checkpoint copies (removed as orphans next time), never an entry
         # whose checkpoint is missing.
         failed.update(_delete(backend, [i for i in plan.items if i.kind == "history"], progress))
         still_listed = {i.nanos for i in plan.items if i.kind == "history" and i.key in failed}
         skipped = [i for i in plan.items if i.kind == "checkpoint" and i.nanos in still_listed]
-        failed.update({i.key: "kept: its history entry could not be deleted" for i in skipped})
+        failed.update({i.key: PulumiDiyError("kept: its history entry could not be deleted") for i in skipped})
         failed.update(_delete(backend, [i for i in plan.items if i.kind in ("checkpoint", "orphan")
                                         and i.key not in failed], progress))
         failed.update(_delete(backend, [i for i in plan.items if i.kind == "backup"], progress))
+    first = next(iter(failed.values()), None)
     return replace(plan, items=tuple(i for i in plan.items if i.key not in failed),
-                   errors=tuple(f"{k}: {e}" for k, e in failed.items()))
+                   errors=tuple(f"{k}: {e.message}" for k, e in failed.items()),
+                   exit_code=int(first.exit_code) if first is not None else None)
 
 
 def prune_history(backend: Backend, refs: Sequence[StackRef], *, keep: int | None = None,
@@ -226,5 +229,5 @@ def prune_history(backend: Backend, refs: Sequence[StackRef], *, keep: int | Non
         except PulumiDiyError as e:
             if len(refs) == 1:
                 raise
-            done.append(replace(plan, items=(), errors=(e.message,)))
+            done.append(replace(plan, items=(), errors=(e.message,), exit_code=int(e.exit_code)))
     return replace(result, stacks=tuple(done))

@@ -125,7 +125,11 @@ def align_secrets(deployment: dict[str, Any], current_sp: Any, keys: Keys | None
         old, new = keys(version_sp), keys(current_sp)
         out = reencrypt_deployment(deployment, old, new)
     except PulumiDiyError as e:
-        raise SecretsError(f"{explain}: {e.message}") from e
+        from ..errors import IncorrectPassphrase
+        from ..secrets.passphrase import OLD_PASSPHRASE_HINT
+
+        hint = f" ({OLD_PASSPHRASE_HINT})" if isinstance(e, IncorrectPassphrase) else ""
+        raise SecretsError(f"{explain}: {e.message}{hint}") from e
     return with_secrets_providers(out, current_sp), True
 
 
@@ -155,6 +159,21 @@ def check_restorable(deployment: dict[str, Any] | None, what: str) -> None:
                                 f"{problems[0].message}{more}")
 
 
+def check_urns_belong(deployment: dict[str, Any] | None, ref: StackRef, what: str) -> None:
+    """Refuse a deployment whose resources belong to another stack name or project (a version saved
+    before `pulumi stack rename`): Pulumi would create every resource anew and delete the old ones."""
+    for res in (deployment or {}).get("resources") or []:
+        urn = res.get("urn") if isinstance(res, dict) else None
+        if not isinstance(urn, str) or not urn.startswith("urn:pulumi:") or urn.count("::") < 3:
+            continue
+        stack, project = urn[len("urn:pulumi:"):].split("::", 2)[:2]
+        if stack != ref.name or (ref.project is not None and project != ref.project):
+            raise UsageError(
+                f"{what} holds resources of stack {project}/{stack} ({urn}): it was saved before the stack was "
+                f"renamed or moved, and restoring it would make Pulumi replace every resource. Rename the stack "
+                f"back (`pulumi stack rename {stack}`), restore there, and rename it again")
+
+
 def reveal_for(keys: Keys | None, sp: Any) -> Reveal | None:
     """A diff ``reveal`` over ``keys``, or None when no manager can be had for ``sp``."""
     if keys is None:
@@ -165,11 +184,13 @@ def reveal_for(keys: Keys | None, sp: Any) -> Reveal | None:
         return None
 
 
-def _warnings(diff: DeploymentDiff, deployment: dict[str, Any] | None, what: str) -> tuple[str, ...]:
+def _warnings(diff: DeploymentDiff | None, deployment: dict[str, Any] | None, what: str) -> tuple[str, ...]:
     out = []
     pending = len((deployment or {}).get("pending_operations") or [])
     if pending:
         out.append(f"{what} has {pending} pending operation(s): the update that wrote it was interrupted")
+    if diff is None:  # nothing readable to compare with
+        return tuple(out)
     # The diff runs current -> restored: "remove" = resources the restore drops, "add" = ones it brings back.
     dropped, back = diff.count("remove"), diff.count("add")
     if dropped:
@@ -200,30 +221,35 @@ def restore_version(backend: Backend, ref: StackRef, spec: str | int, *, keys: K
     if source.latest is None:
         raise UsageError(f"{what} is an empty checkpoint (no deployment): nothing to restore")
 
-    def plan(current_key: str, current: Checkpoint) -> tuple[RestoreResult, Checkpoint]:
+    def plan(current_key: str) -> tuple[RestoreResult, Checkpoint]:
         assert source.latest is not None
-        deployment, reencrypted = align_secrets(copy.deepcopy(source.latest), current.secrets_providers, keys,
-                                                what)
+        current, unreadable = _read_current(backend, current_key)
+        current_sp = current.secrets_providers if current is not None else None
+        deployment, reencrypted = align_secrets(copy.deepcopy(source.latest), current_sp, keys, what)
         check_restorable(deployment, what)
-        cp = as_current_checkpoint(source, ref.fqn, deployment, current.style)
-        diff = diff_deployments(current.latest, deployment,
-                                reveal_old=reveal_for(reveal_keys, current.secrets_providers),
+        check_urns_belong(deployment, ref, what)
+        cp = as_current_checkpoint(source, ref.fqn, deployment, current.style if current else source.style)
+        diff = diff_deployments(current.latest if current else None, deployment,
+                                reveal_old=reveal_for(reveal_keys, current_sp) if current else None,
                                 reveal_new=reveal_for(reveal_keys, deployment.get("secrets_providers")))
-        unchanged = json_equal(current.latest, deployment) and current.features == cp.features
+        unchanged = (current is not None and json_equal(current.latest, deployment)
+                     and current.features == cp.features)
+        warnings = _warnings(diff if current is not None else None, deployment, what)
+        if unreadable is not None:
+            warnings = (f"the current checkpoint cannot be read ({unreadable}); restoring replaces it (its bytes "
+                        f"are kept in backups/ and .bak), and the restored version keeps its own secrets provider "
+                        f"({_provider_label(deployment.get('secrets_providers'))})", *warnings)
         result = RestoreResult(ref, version.version, version.id, source_key, current_key, diff,
-                               reencrypted=reencrypted, dry_run=dry_run, unchanged=unchanged,
-                               warnings=_warnings(diff, deployment, what))
+                               reencrypted=reencrypted, dry_run=dry_run, unchanged=unchanged, warnings=warnings)
         return result, cp
 
     if dry_run:
-        obj = backend.current_object(ref)
-        return plan(obj.key, backend.parse_object(obj.key, backend.store.read(obj.key)))[0]
+        return plan(backend.current_object(ref).key)[0]
 
     from ..writer import save_checkpoint
 
     with backend.lock(ref, reason="history restore"):
-        obj = backend.current_object(ref)
-        result, cp = plan(obj.key, backend.parse_object(obj.key, backend.store.read(obj.key)))
+        result, cp = plan(backend.current_object(ref).key)
         if result.unchanged:
             return result
         if confirm is not None and not confirm(result):
@@ -231,3 +257,15 @@ def restore_version(backend: Backend, ref: StackRef, spec: str | int, *, keys: K
         saved = save_checkpoint(backend, ref, cp, backup=True)
         backend.read_checkpoint(ref)  # what we wrote must read back
     return dataclasses.replace(result, written=True, save=saved)
+
+
+def _read_current(backend: Backend, key: str) -> tuple[Checkpoint | None, str | None]:
+    """The current checkpoint, or (None, why) when it is corrupt: rolling back from a damaged file is
+    what a restore is for. A file from a newer Pulumi (unsupported version) is not overwritten."""
+    from ..errors import CorruptInput
+
+    data = backend.store.read(key)
+    try:
+        return backend.parse_object(key, data), None
+    except (CorruptInput, CheckpointCorrupt) as e:
+        return None, e.message

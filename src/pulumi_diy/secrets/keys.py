@@ -27,7 +27,7 @@ from pulumi_diy.errors import (
     UnknownSecretsProvider,
 )
 from pulumi_diy.secrets.managers import B64Manager, CloudManager, SecretsManager
-from pulumi_diy.secrets.passphrase import PassphraseManager, parse_state_string
+from pulumi_diy.secrets.passphrase import OLD_PASSPHRASE_HINT, PassphraseManager, parse_state_string
 from pulumi_diy.secrets.settings_file import ProviderSettings
 
 
@@ -248,7 +248,7 @@ class KeyRing:
                 if unavailable is not None:
                     raise unavailable
                 raise PassphraseRequired(f"a passphrase is needed for the key {kid.label}")
-            raise IncorrectPassphrase(f"incorrect passphrase for the key {kid.label}")
+            raise IncorrectPassphrase(f"incorrect passphrase for the key {kid.label} ({OLD_PASSPHRASE_HINT})")
         if kid.type == "cloud":
             return CloudManager.from_state(kid.url, kid.state, self._kms(kid.url))
         if kid.type == "b64":

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from pulumi_diy.errors import CorruptInput, DecryptionFailed, SecretsError, UnknownSecretsProvider
+from pulumi_diy.errors import (
+    CorruptInput,
+    DecryptionFailed,
+    IncorrectPassphrase,
+    SecretsError,
+    UnknownSecretsProvider,
+)
 from pulumi_diy.secrets.crypter import (
     KEY_BYTES,
     AesGcmCrypter,
@@ -192,11 +198,14 @@ def manager_from_secrets_providers(
     passphrase: Callable[[], str],
     kms_factory: Callable[[str], KeyWrapper] | None = None,
     env: Mapping[str, str] | None = None,
+    more_passphrases: Sequence[Callable[[], str | None]] = (),
 ) -> SecretsManager:
     """The manager for a deployment's ``secrets_providers`` object (``{"type": ..., "state": ...}``).
 
     Nothing expensive happens here: ``passphrase()`` is called, and the KMS contacted, on the first
     encrypt/decrypt. ``kms_factory`` defaults to :func:`~.kms.key_wrapper_for_url` with ``env``.
+    When ``passphrase()`` is not the one of the salt, each of ``more_passphrases`` (None: skipped) is
+    tried in turn; if none fits, the first passphrase's error is raised.
     """
     if sp is None:
         return NoSecretsManager()
@@ -213,7 +222,7 @@ def manager_from_secrets_providers(
             raise CorruptInput("secrets_providers.state of the passphrase provider has no salt string")
         salt: str = state["salt"]
         parse_state_string(salt)  # report corruption now, not at first decrypt
-        return LazyManager(ptype, state, lambda: PassphraseManager.from_state(salt, passphrase()))
+        return LazyManager(ptype, state, lambda: _open_passphrase(salt, passphrase, more_passphrases))
     if ptype == "b64":
         return B64Manager()
     if ptype == "cloud":
@@ -231,3 +240,19 @@ def manager_from_secrets_providers(
             "Pulumi Cloud ('service') secrets cannot be decrypted outside Pulumi Cloud"
         )
     raise UnknownSecretsProvider(f"no known secrets provider for type {ptype!r}")
+
+
+def _open_passphrase(salt: str, passphrase: Callable[[], str],
+                     more: Sequence[Callable[[], str | None]]) -> PassphraseManager:
+    try:
+        return PassphraseManager.from_state(salt, passphrase())
+    except IncorrectPassphrase:
+        for other in more:
+            candidate = other()
+            if candidate is None:
+                continue
+            try:
+                return PassphraseManager.from_state(salt, candidate)
+            except IncorrectPassphrase:
+                continue
+        raise

@@ -24,6 +24,10 @@ ITERATIONS = 1_000_000
 SALT_BYTES = 8
 VERIFIER_PLAINTEXT = "pulumi"
 
+OLD_PASSPHRASE_HINT = (
+    "files still under an older passphrase are opened with PULUMI_DIY_OLD_PASSPHRASE or "
+    "PULUMI_DIY_OLD_PASSPHRASE_FILE"
+)
 INCORRECT_PASSPHRASE = (
     "incorrect passphrase, please set PULUMI_CONFIG_PASSPHRASE to the correct passphrase or set "
     "PULUMI_CONFIG_PASSPHRASE_FILE to a file containing the passphrase"

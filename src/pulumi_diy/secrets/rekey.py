@@ -151,6 +151,19 @@ def select_stacks(
     return refs
 
 
+def deleted_stacks_warning(backend: Backend, project: str | None = None) -> str | None:
+    """A note for backend- or project-wide runs: stacks removed by `pulumi stack rm` keep copies (`.bak`,
+    `backups/`) that no rotation reaches, still under their old keys."""
+    from pulumi_diy.history.deleted import list_deleted_stacks
+
+    gone = [str(d.ref) for d in list_deleted_stacks(backend) if project is None or d.ref.project == project]
+    if not gone:
+        return None
+    shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+    return (f"{len(gone)} deleted stack(s) ({shown}) keep copies (.bak, backups/) under their old keys: they "
+            "are not covered; `pulumi-diy stack restore` one first to include it, or remove the copies")
+
+
 def call_once(fn: Passphrase) -> Passphrase:
     """``fn`` called at most once, whatever the number of threads asking (one prompt, not one per stack)."""
     lock = threading.Lock()
@@ -224,6 +237,7 @@ def rekey(
     target: Target | None = None,
     passphrase: Passphrase = lambda: None,
     new_passphrase: Passphrase = lambda: None,
+    more_passphrases: Sequence[Passphrase] = (),
     config_dir: Path | None = None,
     dry_run: bool = False,
     confirm: Callable[[RekeyResult], bool] | None = None,
@@ -235,7 +249,8 @@ def rekey(
     provider (new passphrase salt, or new data key under the same KMS URL); else moves to ``target``.
 
     ``passphrase`` gives the old passphrase and ``new_passphrase`` the new one, each called at most
-    once and only when needed. ``confirm`` sees the checked plan and may decline (status
+    once and only when needed; ``more_passphrases`` are tried on keys ``passphrase`` does not open
+    (files still under an older passphrase). ``confirm`` sees the checked plan and may decline (status
     ``cancelled``, nothing written). With ``dry_run`` nothing is written and no new passphrase is asked.
     """
     started = time.monotonic()
@@ -250,7 +265,7 @@ def rekey(
                 f"stack(s) {', '.join(busy)} are part of the unfinished rotation run {journal.id}: "
                 "finish it first with `pulumi-diy secrets rotate --resume`"
             )
-    ring = KeyRing(passphrases=[passphrase], kms=kms, env=backend.settings.env)
+    ring = KeyRing(passphrases=[passphrase, *more_passphrases], kms=kms, env=backend.settings.env)
     run = Run(backend, ring, default_workers(backend, len(jobs), workers), progress or (lambda n: None))
     new_passphrase = call_once(new_passphrase)
 

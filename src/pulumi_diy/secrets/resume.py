@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ def resume_rekey(
     run_id: str | None = None,
     passphrase: Passphrase = lambda: None,
     new_passphrase: Passphrase = lambda: None,
+    more_passphrases: Sequence[Passphrase] = (),
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     kms: Callable[[str], Any] | None = None,
@@ -60,7 +61,7 @@ def resume_rekey(
     journal = journals[0]
     warnings: list[str] = list(_check_not_running(journal))
     new_passphrase = call_once(new_passphrase)
-    ring = KeyRing(passphrases=[passphrase], kms=kms, env=backend.settings.env)
+    ring = KeyRing(passphrases=[passphrase, *more_passphrases], kms=kms, env=backend.settings.env)
     run = Run(
         backend, ring, default_workers(backend, len(journal.stacks), workers), progress or (lambda n: None)
     )

@@ -111,6 +111,7 @@ class JournalSummary:
 class VerifyResult:
     stacks: tuple[StackCheck, ...]
     journals: tuple[JournalSummary, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -123,6 +124,7 @@ class VerifyResult:
             "ok": self.ok,
             "stacks": [s.to_dict() for s in self.stacks],
             "unfinishedRotations": [j.to_dict() for j in self.journals],
+            "warnings": list(self.warnings),
         }
 
 

@@ -66,6 +66,8 @@ def verify_report(c: Console, r: VerifyResult) -> None:
         c.print(t)
         for w in s.warnings:
             c.print(f"  warning: {w}", markup=False)
+    for w in r.warnings:
+        c.print(f"warning: {w}", markup=False)
     for j in r.journals:
         c.print(
             f"unfinished rotation run {j.id} ({j.operation}, started {j.created} on {j.host}): "
