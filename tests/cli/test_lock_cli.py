@@ -190,3 +190,18 @@ def test_wait_free_timeout_and_release(cli: Any, monkeypatch: pytest.MonkeyPatch
     assert waited.stdout.startswith("infra/prod is not locked after ") and "waiting for infra/prod" in waited.stderr
     quiet = cli("--quiet", "lock", "wait", "infra/prod")
     assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_backend_text_is_data_not_markup_and_every_lock_file_counts(cli: Any) -> None:
+    from pulumi_diy.synth import SynthSpec, generate
+
+    generate(cli.backend, SynthSpec(projects=["infra"], stacks=["prod"], resources=2, history=0))
+    put(cli.backend, {key("a1"): pulumi_lock(4242, "deploy[bot]", "runner-[eu]:fire:", ts(1)),
+                      key("a2"): b'{"pid":"[/x]","username":"u","hostname":"h","timestamp":"2026-01-01T00:00:00Z"}',
+                      f"{LOCKS_DIR}/organization/infra/prod/NOTE.txt": b"hi"})
+    r = cli("lock", "ls")
+    assert r.exit_code == 0, r.output
+    assert "deploy[bot]@runner-[eu]:fire:" in r.stdout and "[/x]" in r.stdout
+    r = cli("stack", "ls")
+    assert r.exit_code == 0 and "yes (3)" in r.stdout, r.output
+    assert json.loads(cli("--json", "stack", "ls").stdout)[0]["locks"] == 3

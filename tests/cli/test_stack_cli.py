@@ -184,6 +184,20 @@ def test_corrupt_stack_is_reported_in_ls_not_fatal(tmp_path: Path) -> None:
     assert "invalid JSON" in by["p/bad"]["error"] and by["p/good"]["error"] is None
 
 
+def test_a_bad_tags_file_is_a_warning_and_backend_text_is_not_markup(tmp_path: Path) -> None:
+    cp = {"version": 3, "checkpoint": {"stack": "p/s", "latest": {"manifest": {"time": "2026-01-01T00:00:00Z"},
+          "resources": [{"urn": "urn:pulumi:s::p::a:b:C::[/x]:fire:", "type": "a:b:C", "custom": True, "id": "x"}]}}}
+    url = _backend_with(tmp_path, {**META, ".pulumi/stacks/p/s.json": json.dumps(cp).encode(),
+                                   ".pulumi/stacks/p/s.pulumi-tags": b'{"version":2,"tags":{}}'})
+    shown = run(["-b", url, "--no-cache", "stack", "show", "p/s"])
+    assert shown.exit_code == 0, shown.stderr
+    assert "unsupported tags file version 2" in shown.stdout and "a:b:C" in shown.stdout
+    doc = run_json(["-b", url, "--no-cache", "stack", "show", "p/s"])
+    assert "version 2" in doc["tagsError"] and doc["tags"] == {}
+    tree = run(["-b", url, "--no-cache", "stack", "resources", "p/s"])
+    assert tree.exit_code == 0 and "[/x]:fire:" in tree.stdout, tree.stdout + tree.stderr
+
+
 def test_missing_backend_and_bad_urls(tmp_path: Path) -> None:
     missing = run(["-b", f"file://{tmp_path}/nope", "stack", "ls"])
     assert missing.exit_code == 10 and "does not exist" in missing.stderr

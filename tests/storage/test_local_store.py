@@ -109,3 +109,21 @@ def test_taking_a_stack_lock_sweeps_only_that_stacks_leftovers(local: BackendTar
     with backend.lock(StackRef("p", "dev"), reason="test"):
         assert not [p for p in mine if p.exists()]
     assert all(p.exists() for p in others)
+
+
+def test_a_malformed_local_backend_is_corrupt_input_not_a_bug(tmp_path: Path) -> None:
+    from pulumi_diy.backend.backend import open_backend
+    from pulumi_diy.errors import CorruptInput
+    from pulumi_diy.stacks import list_stacks
+
+    shapes = {"dir-meta": lambda r: (r / ".pulumi/meta.yaml").mkdir(parents=True),
+              "file-pulumi": lambda r: (r / ".pulumi").write_text(""),
+              "symlink-loop": lambda r: ((r / ".pulumi/stacks/p").mkdir(parents=True),
+                                         (r / ".pulumi/stacks/p/a").symlink_to("b"),
+                                         (r / ".pulumi/stacks/p/b").symlink_to("a"))}
+    for name, make in shapes.items():
+        root = tmp_path / name
+        root.mkdir()
+        make(root)
+        with pytest.raises(CorruptInput, match="malformed backend"):
+            list_stacks(open_backend(f"file://{root}", use_cache=False))

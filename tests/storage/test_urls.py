@@ -309,6 +309,9 @@ def test_postgres_invalid_table(table: str) -> None:
     ("postgres://h/db?sslpassword=s3cret", "postgres://h/db?sslpassword=****"),
     ("azblob://c?sv=2020&sig=abc%2Fdef", "azblob://c?sv=2020&sig=****"),
     ("s3://bkt/p?region=x", "s3://bkt/p?region=x"),
+    ("s3://b?endpoint=http://u:pw@127.0.0.1:9&region=x", "s3://b?endpoint=http://****:****@127.0.0.1:9&region=x"),
+    ("s3://b?endpoint=http%3A%2F%2Fu%3Apw%40h", "s3://b?endpoint=http://****:****@h"),
+    ("s3://b?endpoint=http://127.0.0.1:9", "s3://b?endpoint=http://127.0.0.1:9"),
 ])
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown

@@ -56,7 +56,11 @@ def test_agrees_on_edge_shapes(backend, data: bytes) -> None:  # type: ignore[no
 
 
 @pytest.mark.parametrize("data", [b"{", b'{"version":3,"checkpoint":{"latest":{"resources":{}}}}', b"[]",
-                                  json.dumps({"version": 3, "checkpoint": {"latest": {"x": float("nan")}}}).encode()])
+                                  json.dumps({"version": 3, "checkpoint": {"latest": {"x": float("nan")}}}).encode(),
+                                  # what json.loads alone would accept and Go refuses
+                                  b'\xef\xbb\xbf{"version":3,"checkpoint":{"latest":{"resources":[{}]}}}',
+                                  b'{"version":3.0,"checkpoint":{"latest":{"resources":[{}]}}}',
+                                  b'{"version":3,"checkpoint":{"latest":{"resources":[{"x":1e400}]}}}'])
 def test_bad_input_raises_like_the_full_parser(backend, data: bytes) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(CorruptInput) as fast:
         summarize_bytes(backend, "k", data)

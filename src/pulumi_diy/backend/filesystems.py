@@ -12,6 +12,7 @@ large objects go up in parts, and Azure gets the credential gocloud would choose
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import os
 from collections.abc import Iterator, Mapping
@@ -21,6 +22,7 @@ from ..errors import (
     AccessDenied,
     BackendMissing,
     BackendUnreachable,
+    CorruptInput,
     InvalidBackendURL,
     MissingDependency,
     ObjectExists,
@@ -88,6 +90,10 @@ def _classify(exc: BaseException) -> type[PulumiDiyError] | None:
             return ObjectNotFound
         if isinstance(item, (ConnectionError, TimeoutError)) or name in _UNREACHABLE_NAMES:
             return BackendUnreachable
+        # A local backend whose shape is wrong: a directory where a file belongs, or the reverse, or a
+        # symbolic link loop. Bad input, not a bug.
+        if isinstance(item, (IsADirectoryError, NotADirectoryError)) or getattr(item, "errno", None) == errno.ELOOP:
+            return CorruptInput
     return None
 
 
@@ -112,6 +118,8 @@ def storage_errors(what: str) -> Iterator[None]:
             raise AccessDenied(f"{what}: access denied ({detail})") from exc
         if cls is BackendUnreachable:
             raise BackendUnreachable(f"{what}: backend unreachable ({detail})") from exc
+        if cls is CorruptInput:
+            raise CorruptInput(f"{what}: malformed backend ({detail})") from exc
         raise StorageError(f"{what}: {type(exc).__name__}: {detail}") from exc
 
 

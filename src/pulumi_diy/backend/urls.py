@@ -77,8 +77,12 @@ def redact_url(url: str) -> str:
         netloc = "****:****@" + netloc.rsplit("@", 1)[1]
     pieces = []
     for piece in parts.query.split("&") if parts.query else []:
-        name, eq, _ = piece.partition("=")
-        pieces.append(f"{name}=****" if eq and unquote(name).lower() in _SECRET_KEYS else piece)
+        name, eq, value = piece.partition("=")
+        if eq and unquote(name).lower() in _SECRET_KEYS:
+            piece = f"{name}=****"
+        elif eq and "@" in unquote(value) and "://" in unquote(value):  # a URL value (endpoint=) with userinfo
+            piece = f"{name}={redact_url(unquote(value))}"
+        pieces.append(piece)
     return urlunsplit((parts.scheme, netloc, parts.path, "&".join(pieces), parts.fragment))
 
 

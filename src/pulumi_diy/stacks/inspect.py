@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..backend.layout import StackRef, compression_name
-from ..errors import PulumiDiyError
+from ..errors import CorruptInput, PulumiDiyError, UnsupportedVersion
 from .listing import iso_time
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ class StackDetails:
     history_count: int
     backups_count: int
     integrity: list[dict[str, str]] = field(default_factory=list)
+    tags_error: str | None = None  # the tags file exists but cannot be read (the rest is still shown)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,7 @@ class StackDetails:
             "historyCount": self.history_count,
             "backupsCount": self.backups_count,
             "integrity": self.integrity,
+            "tagsError": self.tags_error,
         }
 
 
@@ -112,6 +114,12 @@ def show_stack(backend: Backend, ref: StackRef, *, reveal: Callable[[Checkpoint]
                for op in cp.pending_operations]
     manifest = cp.manifest
     version = str(manifest.get("version") or "")
+    tags: dict[str, str] = {}
+    tags_error = None
+    try:
+        tags = backend.read_tags(ref)
+    except (CorruptInput, UnsupportedVersion) as e:
+        tags_error = e.message
     history = [o for o in backend.store.list(backend.layout.history_dir(ref), recursive=False)
                if ".history.json" in o.key]
     backups = backend.store.list(backend.layout.backups_dir(ref), recursive=False)
@@ -122,10 +130,11 @@ def show_stack(backend: Backend, ref: StackRef, *, reveal: Callable[[Checkpoint]
         magic_ok=not manifest or str(manifest.get("magic") or "") == expected_magic(version),
         secrets_provider=_safe_secrets_provider(cp.secrets_providers), resource_count=cp.resource_count,
         resources_by_type=dict(sorted(Counter(str(r.get("type")) for r in cp.resources).items())),
-        outputs=outputs, providers=providers, pending_operations=pending, tags=backend.read_tags(ref),
+        outputs=outputs, providers=providers, pending_operations=pending, tags=tags,
         locks=[lock.to_dict() for lock in read_locks(backend, ref)], history_count=len(history),
         backups_count=len(backups),
         integrity=[{"urn": p.urn, "message": p.message} for p in check_integrity(cp.latest or {})],
+        tags_error=tags_error,
     )
 
 

@@ -99,13 +99,22 @@ def summarize_bytes(backend: Backend, key: str, data: bytes) -> dict[str, Any]:
     def reject(token: str) -> Any:
         raise ValueError(token)
 
+    def finite(text: str) -> float:  # Go refuses numbers out of float64 range (1e400); so does the full parser
+        value = float(text)
+        if value in (float("inf"), float("-inf")):
+            raise ValueError(text)
+        return value
+
     try:
-        doc = json.loads(decompress(data, key), parse_constant=reject)
+        raw = decompress(data, key)
+        if raw.startswith(b"\xef\xbb\xbf"):  # json.loads would skip a BOM; Go does not
+            raise ValueError("byte order mark")
+        doc = json.loads(raw, parse_constant=reject, parse_float=finite)
         body = doc["checkpoint"]
         features = doc.get("features") or []
         latest = body.get("latest")
-        if doc.get("version") not in (3, 4) or not set(features) <= KNOWN_FEATURES or \
-                not isinstance(latest, (dict, type(None))):
+        if type(doc.get("version")) is not int or doc["version"] not in (3, 4) or \
+                not set(features) <= KNOWN_FEATURES or not isinstance(latest, (dict, type(None))):
             raise ValueError("not the common shape")
         latest = latest or {}
         none = type(None)
@@ -143,10 +152,13 @@ def _parse_tag_filters(tags: Sequence[str]) -> list[tuple[str, str | None]]:
 
 
 def lock_counts(backend: Backend) -> dict[StackRef, int]:
-    """Number of lock files per stack, from one listing of `.pulumi/locks/`."""
+    """Number of lock files per stack, from one listing of `.pulumi/locks/` (any file in a stack's lock
+    directory, as Pulumi and `lock ls` count them)."""
+    from ..locking.model import split_lock_key
+
     counts: Counter[StackRef] = Counter()
     for o in backend.store.list(LOCKS_DIR):
-        parsed = backend.layout.parse_lock_key(o.key)
+        parsed = split_lock_key(o.key)
         if parsed:
             counts[parsed[0]] += 1
     return dict(counts)

@@ -26,12 +26,15 @@ def console(actx: AppContext, *, stderr: bool = False) -> Console:
         stream = sys.stderr if stderr else sys.stdout
         # Pipes and files get whole lines (no 80-column wrapping); terminals get their width.
         width = None if stream.isatty() else 400
+        # Text from the backend (names, types, lock fields) is data: never Rich markup or :emoji: codes.
         _consoles[key] = Console(
             width=width,
             file=stream,
             no_color=not actx.color,
             highlight=False,
             soft_wrap=False,
+            markup=False,
+            emoji=False,
             force_terminal=None if actx.color else False,
         )
     c = _consoles[key]
@@ -105,10 +108,13 @@ def progress(actx: AppContext, description: str, total: int | None = None) -> It
     if actx.quiet or actx.json or not sys.stderr.isatty():
         yield _no_progress
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    # Its own console: without colour (NO_COLOR, --no-color) a terminal still gets the bar, uncoloured.
+    bar_console = Console(file=sys.stderr, no_color=not actx.color, highlight=False, markup=False, emoji=False)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console(actx, stderr=True), transient=True) as bar:
+                  console=bar_console, transient=True) as bar:
         task = bar.add_task(description, total=total)
         def advance(n: int = 1) -> None:
             bar.advance(task, n)

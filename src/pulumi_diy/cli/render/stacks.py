@@ -61,16 +61,18 @@ def stack_details(c: Console, d: StackDetails) -> None:
     c.print(f"History      {d.history_count} update(s), {d.backups_count} backup(s)", markup=False)
     if d.tags:
         c.print("Tags         " + ", ".join(f"{k}={v}" for k, v in sorted(d.tags.items())), markup=False)
+    if d.tags_error:
+        c.print(f"Tags         unreadable: {d.tags_error}", markup=False, style="yellow")
     if not d.magic_ok:
-        c.print("[bold red]Manifest magic does not match its version: Pulumi will refuse this checkpoint[/]")
+        c.print("Manifest magic does not match its version: Pulumi will refuse this checkpoint", style="bold red")
     if d.locks:
-        c.print("[bold yellow]Locked[/]")
+        c.print("Locked", style="bold yellow")
         for lock in d.locks:
             who = f"{lock.get('username')}@{lock.get('hostname')} (pid {lock.get('pid')})"
             c.print(f"  {lock['lockId']}: {who if not lock.get('corrupt') else 'corrupt: ' + lock['corrupt']}"
                     f" since {lock.get('timestamp') or 'n/a'}", markup=False)
     if d.pending_operations:
-        c.print(f"[bold red]{len(d.pending_operations)} pending operation(s): an update was interrupted[/]")
+        c.print(f"{len(d.pending_operations)} pending operation(s): an update was interrupted", style="bold red")
         for op in d.pending_operations:
             c.print(f"  {op['type']:<9} {op['urn']}", markup=False)
     c.print(f"\nResources ({d.resource_count})", style="bold")
@@ -90,7 +92,7 @@ def stack_details(c: Console, d: StackDetails) -> None:
         for k, v in sorted(d.outputs.items()):
             c.print(f"  {k:<{width}}  {_value(v)}", markup=False)
     if d.integrity:
-        c.print(f"\n[bold yellow]Integrity problems ({len(d.integrity)})[/]")
+        c.print(f"\nIntegrity problems ({len(d.integrity)})", style="bold yellow")
         for p in d.integrity:
             c.print(f"  {p['urn']}: {p['message']}", markup=False)
 
