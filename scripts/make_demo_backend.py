@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from pulumi_diy.backend.backend import open_backend
 from pulumi_diy.config import resolve_settings
@@ -34,6 +35,18 @@ SPEC = SynthSpec(
 )
 
 
+OLD = SynthSpec(projects=["infra"], stacks=["old"], resources=6, history=2, backups=2, passphrase="demo-passphrase")
+
+
+def _stack_rm(backend: Any, ref: Any) -> None:
+    """What `pulumi stack rm` (without --remove-backups) leaves: `.bak` and backups; no history, no tags."""
+    obj = backend.current_object(ref)
+    backend.store.copy(obj.key, obj.key + ".bak")
+    backend.store.delete(obj.key)
+    for o in backend.store.list(backend.layout.history_dir(ref), recursive=False):
+        backend.store.delete(o.key)
+
+
 def main() -> int:
     shutil.rmtree(DEMO, ignore_errors=True)
     shutil.rmtree(CONFIGS, ignore_errors=True)
@@ -41,6 +54,9 @@ def main() -> int:
     settings = resolve_settings(backend=f"file://{DEMO}", environ={"HOME": str(Path.home())})
     backend = open_backend(settings=settings, use_cache=False)
     report = generate(backend, SPEC)
+    # A stack removed with `pulumi stack rm`: only its `.bak` and backups survive (`stack ls --deleted`).
+    generate(backend, OLD)
+    _stack_rm(backend, backend.resolve("infra/old"))
     for label, text in report.configs.items():
         project, stack = label.split("/")
         path = CONFIGS / project / f"Pulumi.{stack}.yaml"
