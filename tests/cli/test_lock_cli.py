@@ -205,3 +205,30 @@ def test_backend_text_is_data_not_markup_and_every_lock_file_counts(cli: Any) ->
     r = cli("stack", "ls")
     assert r.exit_code == 0 and "yes (3)" in r.stdout, r.output
     assert json.loads(cli("--json", "stack", "ls").stdout)[0]["locks"] == 3
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_is_exit_130_and_json_on_stdout(sig: str, target_factory: Any, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from pulumi_diy.synth import SynthSpec, generate
+
+    target = target_factory("file")
+    backend = target.open(use_cache=False)
+    generate(backend, SynthSpec(projects=["infra"], stacks=["prod"], resources=2, history=0))
+    put(backend, {key(ID_NEW): pulumi_lock(os.getpid(), "me", socket.gethostname(), ts(0))})
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")},
+           "PULUMI_DIY_CACHE_DIR": str(tmp_path / "cache"), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "pulumi_diy", "--backend", target.url, "--json", "lock", "wait",
+                             "infra/prod", "--timeout", "5m"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        time.sleep(2)  # started and waiting
+        proc.send_signal(getattr(signal, sig))
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert json.loads(out)["error"]["code"] == 130

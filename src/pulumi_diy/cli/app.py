@@ -141,8 +141,11 @@ class _ErrorBoundary(TyperGroup):
                 _render().error(_app_context(json=True), int(ExitCode.USAGE), "UsageError", message)
                 raise typer.Exit(int(ExitCode.USAGE)) from None
             raise
-        except KeyboardInterrupt:
-            sys.stderr.write("error: interrupted\n")
+        except KeyboardInterrupt:  # SIGINT, and SIGTERM (see main)
+            actx = ctx.obj if _is_app_context(ctx.obj) else None
+            json_wanted = (actx is not None and actx.json) or _json_requested(pending)
+            _render().error(_app_context(json=True) if json_wanted else actx, int(ExitCode.INTERRUPTED),
+                            "Interrupted", "interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:
             raise typer.Exit(0) from None
@@ -224,6 +227,15 @@ def _register() -> None:
 _register()
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: temporary files removed, locks released, exit 130
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     app(args=argv, prog_name="pulumi-diy")
