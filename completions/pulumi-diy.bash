@@ -80,9 +80,14 @@ _pulumi_diy_kind() {
     "history prune|--older-than") kind='dynamic' ;;
     "history prune|#1") kind='dynamic' ;;
     "secrets ls|--config-dir"|"secrets ls|-C") kind='dir' ;;
+    "secrets ls|#1") kind='dynamic' ;;
     "secrets verify|--config-dir"|"secrets verify|-C") kind='dir' ;;
+    "secrets verify|#1") kind='dynamic' ;;
     "secrets rotate|--config-dir"|"secrets rotate|-C") kind='dir' ;;
+    "secrets rotate|#1") kind='dynamic' ;;
+    "secrets change-provider|--to") kind='dynamic' ;;
     "secrets change-provider|--config-dir"|"secrets change-provider|-C") kind='dir' ;;
+    "secrets change-provider|#1") kind='dynamic' ;;
     *) kind='' ;;
     esac
 }

@@ -37,6 +37,7 @@ def secrets_manager_for(actx: AppContext, secrets_providers: dict[str, Any] | No
     return manager_from_secrets_providers(
         secrets_providers, passphrase=actx.passphrase,
         kms_factory=lambda url: key_wrapper_for_url(url, env=env),
+        more_passphrases=[actx.old_passphrase],
     )
 
 
@@ -59,6 +60,9 @@ StackArg = Annotated[str, typer.Argument(
     metavar="STACK", help="project/stack (or organization/project/stack).", autocompletion=complete_stack)]
 OptionalStackArg = Annotated[str | None, typer.Argument(
     metavar="[STACK]", help="project/stack (or organization/project/stack).", autocompletion=complete_stack)]
+# A STACK that --all/--project may replace (secrets verify/rotate/change-provider): `stack: StackSelectionArg = None`.
+StackSelectionArg = Annotated[str | None, typer.Argument(
+    metavar="STACK", help="project/stack (or organization/project/stack).", autocompletion=complete_stack)]
 DeletedStackArg = Annotated[str, typer.Argument(
     metavar="STACK", help="project/stack of the deleted stack.", autocompletion=complete_deleted_stack)]
 VersionArg = Annotated[str, typer.Argument(
@@ -68,9 +72,9 @@ ProjectOpt = Annotated[str | None, typer.Option(
     "--project", "-p", metavar="PROJECT", help="Only this project's stacks.", autocompletion=complete_project)]
 LockIdOpt = Annotated[str | None, typer.Option(
     "--lock-id", metavar="ID", help="Only this lock.", autocompletion=complete_lock_id)]
+# `secrets change-provider --to` (required).
 SecretsProviderOpt = Annotated[str, typer.Option(
-    "--to", metavar="PROVIDER",
-    help="The new secrets provider: passphrase, awskms://..., azurekeyvault://..., gcpkms://... or hashivault://...",
+    "--to", metavar="PROVIDER", help="passphrase, or awskms://..., azurekeyvault://..., gcpkms://..., hashivault://...",
     autocompletion=complete_secrets_provider)]
 BackupOpt = Annotated[str | None, typer.Option(
     "--from-backup", metavar="TIMESTAMP",

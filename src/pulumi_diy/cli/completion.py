@@ -54,12 +54,23 @@ class _RawValues(ShellComplete):
     skips importing pydantic, a tenth of a second on every TAB."""
 
     def get_completions(self, args: list[str], incomplete: str) -> list[CompletionItem]:
+        from typer._click.shell_completion import _resolve_context, _resolve_incomplete
         from typer.core import _TyperParameter
 
         coerce = _TyperParameter.process_value
         _TyperParameter.process_value = lambda self, ctx, value: value  # type: ignore[method-assign]
         try:
-            return super().get_completions(args, incomplete)
+            ctx = _resolve_context(self.cli, self.ctx_args, self.prog_name, args)
+            if args and args[-1].startswith("-"):
+                # An option still waiting for its value (`--lock-id <TAB>`) ends Click's resilient parse
+                # before the positional arguments: the STACK typed before it comes from the line without it.
+                before = _resolve_context(self.cli, self.ctx_args, self.prog_name, args[:-1])
+                if before.command is ctx.command:
+                    for name, value in before.params.items():
+                        if ctx.params.get(name) is None:
+                            ctx.params[name] = value
+            obj, incomplete = _resolve_incomplete(ctx, args, incomplete)
+            return obj.shell_complete(ctx, incomplete)
         finally:
             _TyperParameter.process_value = coerce  # type: ignore[method-assign]
 
@@ -168,16 +179,19 @@ def complete_project(ctx: typer.Context, incomplete: str) -> Items:
     return [(p, f"{n} stack(s)") for p, n in sorted(projects.items())]
 
 
+# The history commands whose VERSION may also be 'current' (export_version, diff_versions).
+TAKES_CURRENT = frozenset({"export", "diff"})
+
+
 @_safe
 def complete_version(ctx: typer.Context, incomplete: str) -> Items:
-    """History versions of the STACK given earlier on the line."""
+    """History versions of the STACK given earlier on the line: ``latest``, the newest numbers and a few
+    ``-N`` with their dates, every number once digits are typed, the 19-digit ids once those outgrow
+    the numbers (see :func:`.completion_sources.history_versions`)."""
     target, stack = _target(ctx), _stack_param(ctx)
     if target is None or stack is None:
         return []
-    items = history_versions(target, *stack)
-    # Numbers are what people type; the 19-digit ids only once the typed digits outgrow every number.
-    longest = max((len(v) for v, _ in items if v.isdigit() and len(v) < 16), default=1)
-    return items if len(incomplete) > longest else [(v, h) for v, h in items if len(v) < 16]
+    return history_versions(target, *stack, incomplete, current=ctx.command.name in TAKES_CURRENT)
 
 
 @_safe

@@ -12,6 +12,7 @@ import typer
 
 from ..errors import ExitCode, UsageError
 from . import render
+from .common import SecretsProviderOpt, StackArg, StackSelectionArg
 from .context import AppContext, app_context
 from .render import secrets as views
 
@@ -24,9 +25,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-StackOpt = Annotated[
-    str | None, typer.Argument(metavar="STACK", help="project/stack (or organization/project/stack).")
-]
 AllOpt = Annotated[bool, typer.Option("--all", help="Every stack in the backend.")]
 ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Every stack of this project.")]
 ConfigDirOpt = Annotated[
@@ -58,9 +56,7 @@ def _new_passphrase_from_env(actx: AppContext) -> Callable[[], str | None]:
 @app.command("ls")
 def ls(
     ctx: typer.Context,
-    stack: Annotated[
-        str, typer.Argument(metavar="STACK", help="project/stack (or organization/project/stack).")
-    ],
+    stack: StackArg,
     config_dir: ConfigDirOpt = None,
 ) -> None:
     """List where a stack's secrets are: resource URN and property path in the current checkpoint, and
@@ -78,7 +74,7 @@ def ls(
 @app.command("verify")
 def verify(
     ctx: typer.Context,
-    stack: StackOpt = None,
+    stack: StackSelectionArg = None,
     all_stacks: AllOpt = False,
     project: ProjectOpt = None,
     config_dir: ConfigDirOpt = None,
@@ -160,7 +156,7 @@ def _run_rekey(
 @app.command("rotate")
 def rotate(
     ctx: typer.Context,
-    stack: StackOpt = None,
+    stack: StackSelectionArg = None,
     all_stacks: AllOpt = False,
     project: ProjectOpt = None,
     config_dir: ConfigDirOpt = None,
@@ -217,15 +213,8 @@ def rotate(
 @app.command("change-provider")
 def change_provider(
     ctx: typer.Context,
-    to: Annotated[
-        str,
-        typer.Option(
-            "--to",
-            metavar="PROVIDER",
-            help="passphrase, or awskms://..., azurekeyvault://..., gcpkms://..., hashivault://...",
-        ),
-    ],
-    stack: StackOpt = None,
+    to: SecretsProviderOpt,
+    stack: StackSelectionArg = None,
     all_stacks: AllOpt = False,
     project: ProjectOpt = None,
     config_dir: ConfigDirOpt = None,

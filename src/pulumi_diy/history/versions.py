@@ -10,6 +10,7 @@ version is.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -135,10 +136,18 @@ def number_versions(ref: StackRef, objects: Iterable[ObjectInfo]) -> HistoryList
     return HistoryListing(ref, tuple(versions), tuple(orphans), tuple(groups))
 
 
+# The ids of the last listing of a stack's history, for shell completion of version numbers (served from
+# the cache). Key: the history directory; value: {"listed": epoch seconds, "ids": [nanos, oldest first]}.
+HISTORY_LISTING_KIND = "history-listing-v1"
+
+
 def list_versions(backend: Backend, ref: StackRef) -> HistoryListing:
     """One listing of the stack's history directory, numbered. A missing directory is an empty history."""
-    objects = backend.store.list(backend.layout.history_dir(ref), recursive=False)
-    return number_versions(ref, objects)
+    directory = backend.layout.history_dir(ref)
+    listing = number_versions(ref, backend.store.list(directory, recursive=False))
+    backend.cache.put_many(HISTORY_LISTING_KIND, [(directory, "", {"listed": time.time(),
+                                                                   "ids": [v.nanos for v in listing.versions]})])
+    return listing
 
 
 def parse_version_spec(spec: str | int) -> tuple[str, int]:

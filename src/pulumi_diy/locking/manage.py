@@ -54,6 +54,11 @@ def read_locks(backend: Backend, ref: StackRef) -> list[LockInfo]:
     return sorted(load_locks(backend, objects), key=_sort_key)
 
 
+# What the last listing found, for shell completion of lock ids (served from the cache: a TAB never waits
+# on the network). Key: the listed prefix; value: {"listed": epoch seconds, "locks": [lock records]}.
+LOCK_LISTING_KIND = "lock-listing-v1"
+
+
 def list_locks(backend: Backend, ref: StackRef | None = None, *, project: str | None = None,
                stale_after: float | None = DEFAULT_STALE_AFTER,
                now: datetime | None = None) -> list[LockStatus]:
@@ -68,6 +73,9 @@ def list_locks(backend: Backend, ref: StackRef | None = None, *, project: str | 
     else:
         objects = backend.store.list(LOCKS_DIR, recursive=True)
     locks = load_locks(backend, objects)
+    listed = backend.layout.lock_dir(ref) if ref is not None else LOCKS_DIR
+    backend.cache.put_many(LOCK_LISTING_KIND, [(listed, "", {"listed": time.time(),
+                                                             "locks": [lock.to_dict() for lock in locks]})])
     if ref is not None:
         locks = [lock for lock in locks if lock.ref == ref]
     if project is not None:
