@@ -202,7 +202,7 @@ def test_restore_refuses_a_version_saved_under_another_stack_name(target: Backen
 
 def test_restore_rolls_back_from_a_corrupt_current_checkpoint(target: BackendTarget) -> None:
     backend, ref = make(target)
-    key, good = current_content(backend, ref)
+    key, _ = current_content(backend, ref)
     broken = b'{"version":3,"checkpoint":{"stack":"org'  # truncated by a crash or a bad hand edit
     put(backend, {key: broken})
     with pytest.raises(CheckpointCorrupt):
