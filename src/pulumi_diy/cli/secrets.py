@@ -94,10 +94,13 @@ def verify(
     backend = actx.backend()
     refs = select_stacks(backend, stack, all_stacks=all_stacks, project=project)
     render.info(actx, f"verifying {len(refs)} stack(s)")
-    result = verify_secrets(
-        backend, refs, passphrases=[actx.passphrase, actx.old_passphrase, _new_passphrase_from_env(actx)],
-        config_dir=config_dir,
-    )
+    passphrases = [actx.passphrase, actx.old_passphrase, _new_passphrase_from_env(actx)]
+    # A passphrase prompt must not be drawn over by the bar: a bar only when no prompt can come.
+    s = actx.settings
+    no_prompt = s.passphrase.value is not None or bool(s.passphrase_file.value) or not actx.interactive()
+    bar = render.progress(actx, "Verifying", total=len(refs)) if no_prompt else contextlib.nullcontext(None)
+    with bar as advance:
+        result = verify_secrets(backend, refs, passphrases=passphrases, config_dir=config_dir, progress=advance)
     if stack is None and (note := deleted_stacks_warning(backend, project)):
         result = dataclasses.replace(result, warnings=(*result.warnings, note))
     render.emit(actx, result, views.verify_report)

@@ -287,12 +287,21 @@ def verify_secrets(
     config_dir: Path | None = None,
     workers: int | None = None,
     kms: Callable[[str], Any] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> VerifyResult:
-    """Check every secret of every file of ``refs``; ``passphrases`` are tried in order on each key."""
+    """Check every secret of every file of ``refs``; ``passphrases`` are tried in order on each key.
+    ``progress(1)`` is called as each stack is done."""
     journals = list_journals(backend)
     ring = KeyRing(passphrases=passphrases, kms=kms, env=backend.settings.env)
     verifiers = [_StackVerifier(backend, ref, ring, settings_path(config_dir, ref), journals) for ref in refs]
     n = workers or max(1, min(len(verifiers), 8, backend.settings.parallel))
+    def run(v: _StackVerifier) -> StackCheck:
+        try:
+            return v.run()
+        finally:
+            if progress is not None:
+                progress(1)
+
     with ThreadPoolExecutor(max_workers=n) as pool:
-        stacks = tuple(pool.map(lambda v: v.run(), verifiers))
+        stacks = tuple(pool.map(run, verifiers))
     return VerifyResult(stacks, tuple(_summary(j) for j in journals))
