@@ -239,3 +239,12 @@ def test_global_switches_may_follow_the_command(synth: tuple[str, dict[str, str]
     # After `--` nothing is moved: it is an argument like any other.
     literal = run(["-b", url, "stack", "show", "--", "--json"], env)
     assert literal.exit_code == 2 and literal.stdout == "" and "'--json'" in literal.stderr
+
+
+def test_tag_filters_skip_an_unreadable_tags_file(tmp_path: Path) -> None:
+    cp = b'{"version":3,"checkpoint":{"stack":"p/s","latest":{}}}'
+    url = _backend_with(tmp_path, {**META, ".pulumi/stacks/p/a.json": cp, ".pulumi/stacks/p/b.json": cp,
+                                   ".pulumi/stacks/p/a.pulumi-tags": b'{"version":1,"tags":{"team":"x"}}',
+                                   ".pulumi/stacks/p/b.pulumi-tags": b'{"version":2}'})
+    r = run(["-b", url, "--no-cache", "stack", "ls", "--tag", "team"])
+    assert r.exit_code == 0 and "p/a" in r.stdout and "p/b" not in r.stdout, r.output

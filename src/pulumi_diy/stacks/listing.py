@@ -269,7 +269,12 @@ def _read_tags(backend: Backend, stacks: dict[StackRef, ObjectInfo],
     out: dict[StackRef, dict[str, str]] = {}
     for key, data in backend.iter_read(list(keys)):
         if isinstance(data, bytes):
-            out[keys[key]] = parse_tags(data, backend.store.describe(key))
+            try:
+                out[keys[key]] = parse_tags(data, backend.store.describe(key))
+            except PulumiDiyError as e:  # one bad tags file: that stack matches no filter, the rest lists
+                import logging
+
+                logging.getLogger("pulumi_diy.stacks").warning("warning: tags not read: %s", e.message)
     return out
 
 
