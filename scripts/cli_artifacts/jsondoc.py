@@ -265,7 +265,9 @@ RAW: dict[str, str] = {
     "history export": "the version's checkpoint as a `pulumi stack export` document",
 }
 # Said under a command's table.
-NOTES: dict[str, str] = {"stack ls": "With `--deleted` the output is that of `stack deleted`."}
+NOTES: dict[str, str] = {"stack ls": "With `--deleted` the output is that of `stack deleted`. `updateInProgress` "
+                         "is true when the stack's lock directory holds any file: an update may be running, or "
+                         "a lock was left behind (`lock ls` tells which; a DIY backend records no more)."}
 # Paths that are null in every output of a command, and why (anything else that is only ever null fails).
 ALWAYS_NULL: dict[str, dict[str, str]] = {
     "stack restore": {
