@@ -182,6 +182,14 @@ def test_restore_refuses_a_version_that_fails_integrity(target: BackendTarget) -
     assert current_content(backend, ref) == before
 
 
+def test_history_pages_report_exact_sizes(target: BackendTarget) -> None:
+    backend, ref = make(target)
+    page = list_history(target.open(use_cache=False), ref, limit=2)
+    sizes = {o.key: o.size for o in backend.store.list(backend.layout.history_dir(ref), recursive=False)}
+    assert [e.checkpoint_size for e in page.entries] == [sizes[e.checkpoint_key] for e in page.entries]
+    assert all(s > 0 for s in sizes.values())
+
+
 def test_restore_refuses_a_version_saved_under_another_stack_name(target: BackendTarget) -> None:
     # As `pulumi stack rename dev dev2` leaves it: history moved to the new name, URNs inside unchanged.
     backend, ref = make(target)

@@ -654,3 +654,21 @@ def test_backend_listings_remember_sizes_across_processes(request: pytest.Fixtur
     assert nocache.store.size_memo is None
     assert {o.key: o.size for o in nocache.store.list(".pulumi/stacks")} == {
         ".pulumi/stacks/a.json": 2, ".pulumi/stacks/b.json": 301}
+
+
+def test_listings_without_sizes_measure_only_what_is_asked(request: pytest.FixtureRequest, tmp_path: Any) -> None:
+    from tests.backends import make_target, put
+
+    target = make_target("postgres", request, tmp_path)
+    backend = target.open(use_cache=False)
+    put(backend, {f".pulumi/history/p/s/s-{i}.history.json": b"x" * (10 + i) for i in range(5)})
+    listed = backend.store.list(".pulumi/history/p/s", recursive=False, sizes=False)
+    assert [o.size for o in listed] == [-1] * 5
+    measured = backend.store.measure([listed[1], listed[3]])
+    assert [o.size for o in measured] == [11, 13] and measured[0].etag == listed[1].etag
+    backend.store.delete(listed[4].key)
+    assert [o.size for o in backend.store.measure(listed[3:])] == [13, -1]  # gone since: still unknown
+    cached = target.open()  # with the local cache: what was measured once is known to the next listing
+    cached.store.list(".pulumi/history/p/s", recursive=False)
+    again = target.open().store.list(".pulumi/history/p/s", recursive=False, sizes=False)
+    assert [o.size for o in again] == [10, 11, 12, 13]

@@ -197,14 +197,16 @@ class PostgresFileSystem(AbstractFileSystem):
     def _dir(name: str) -> dict[str, Any]:
         return {"name": name, "size": 0, "type": "directory"}
 
-    def ls_stats(self, prefix: str, sizes: SizeMemo | None = None, recursive: bool = True) -> list[dict[str, Any]]:
+    def ls_stats(self, prefix: str, sizes: SizeMemo | None = None, recursive: bool = True,
+                 measure: bool = True) -> list[dict[str, Any]]:
         """Info dicts of every key starting with ``prefix`` (raw, not a path; ``recursive=False``: only
         those without a further ``/``), in byte order.
 
         An object's size needs its row detoasted and parsed on the server (about 1 s per 200 MB). With a
         ``sizes`` memo, or when only direct children are wanted, a first query reads keys and etags only;
         the sizes of unchanged rows come from the memo and a second query measures the others alone (a
-        row changed in between is taken whole from that second answer: size and etag belong together)."""
+        row changed in between is taken whole from that second answer: size and etag belong together).
+        ``measure=False`` skips that second query: sizes not in the memo are None (see :meth:`measure`)."""
         if sizes is None and recursive:
             with self._cursor() as cur:
                 cur.execute(self._sql.stat_prefix, [escape_like(prefix)])
@@ -215,6 +217,10 @@ class PostgresFileSystem(AbstractFileSystem):
         if not recursive:
             entries = [e for e in entries if "/" not in e["name"][len(prefix):]]
         known = sizes.get_sizes({e["name"]: e["etag"] for e in entries}) if sizes is not None else {}
+        if not measure:
+            for e in entries:
+                e["size"] = known.get(e["name"])
+            return entries
         missing = [e["name"] for e in entries if e["name"] not in known]
         fresh: dict[str, dict[str, Any]] = {}
         if missing:
@@ -231,6 +237,17 @@ class PostgresFileSystem(AbstractFileSystem):
             elif e["name"] in fresh:  # else deleted since the first query
                 out.append(fresh[e["name"]])
         return out
+
+    def measure(self, keys: list[str], sizes: SizeMemo | None = None) -> dict[str, dict[str, Any]]:
+        """Info dicts (with sizes) of ``keys`` in one query; keys that no longer exist are left out."""
+        if not keys:
+            return {}
+        with self._cursor() as cur:
+            cur.execute(self._sql.stat_keys, [list(keys)])
+            fresh = {row[0]: self._file(*row) for row in cur}
+        if sizes is not None:
+            sizes.put_sizes({k: (e["etag"], e["size"]) for k, e in fresh.items()})
+        return fresh
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         path = self._strip_protocol(path)

@@ -225,11 +225,13 @@ class Store:
         except ObjectNotFound:
             return False
 
-    def list(self, prefix: str, *, recursive: bool = True) -> list[ObjectInfo]:
+    def list(self, prefix: str, *, recursive: bool = True, sizes: bool = True) -> list[ObjectInfo]:
         """Objects under the directory key ``prefix`` (no trailing slash; "" = everything).
 
         Recursive: every object below it; else only its direct children. ``a/b`` never lists
         ``a/bc/...``. A missing prefix is an empty list; a missing bucket is BackendMissing.
+        ``sizes=False``: where sizes cost extra (PostgreSQL), unknown ones are -1; :meth:`measure`
+        gives them for the objects that need them.
         """
         base = self.path(prefix).rstrip("/")
         if self.kind == "file":
@@ -237,7 +239,8 @@ class Store:
         try:
             with storage_errors(self.describe(prefix)):
                 if hasattr(self.fs, "ls_stats"):  # PostgreSQL: sizes of unchanged rows from the local cache
-                    entries = self.fs.ls_stats(f"{base}/" if base else "", sizes=self.size_memo, recursive=recursive)
+                    entries = self.fs.ls_stats(f"{base}/" if base else "", sizes=self.size_memo, recursive=recursive,
+                                               measure=sizes)
                 elif recursive:
                     found = self.fs.find(base, detail=True)
                     entries = list(found.values()) if isinstance(found, dict) else []
@@ -301,7 +304,20 @@ class Store:
         for k in ("mtime", "LastModified", "last_modified", "updated", "modified"):
             if raw.get(k) is not None and (mtime := _as_datetime(raw[k])) is not None:
                 break
-        return ObjectInfo(self.key(str(raw["name"])), int(raw.get("size") or 0), mtime, _etag(raw))
+        size = raw.get("size")
+        known = int(size) if size is not None else (-1 if self.kind == "postgres" else 0)  # -1: not measured
+        return ObjectInfo(self.key(str(raw["name"])), known, mtime, _etag(raw))
+
+    def measure(self, infos: Sequence[ObjectInfo]) -> builtins.list[ObjectInfo]:
+        """``infos`` with the sizes a ``list(..., sizes=False)`` left unknown (-1) filled in, in one query; an
+        object gone since stays -1. Other kinds always know sizes: ``infos`` as they are."""
+        unknown = [o for o in infos if o.size < 0]
+        if not unknown or not hasattr(self.fs, "measure"):
+            return builtins.list(infos)
+        with storage_errors(self.describe(unknown[0].key)):
+            fresh = self.fs.measure([self.path(o.key) for o in unknown], sizes=self.size_memo)
+        return [o if o.size >= 0 or self.path(o.key) not in fresh else self._object_info(fresh[self.path(o.key)])
+                for o in infos]
 
     # --- writes --------------------------------------------------------------------------
     def write(self, key: str, data: bytes) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backend.layout import StackRef
 from ..errors import CorruptInput, PulumiDiyError
-from .versions import HistoryVersion, list_versions, resolve_version
+from .versions import HistoryVersion, list_versions, measure_versions, resolve_version
 
 if TYPE_CHECKING:
     from ..backend.backend import Backend
@@ -254,12 +254,12 @@ def list_history(backend: Backend, ref: StackRef, *, limit: int | None = DEFAULT
     Costs one listing of the history directory plus reads of just the entries returned. A stack
     without history is an empty page; a stack that does not exist raises StackNotFound.
     """
-    listing = list_versions(backend, ref)
+    listing = list_versions(backend, ref, sizes=False)  # sizes of the entries shown only (PostgreSQL)
     if not listing.versions:
         backend.current_object(ref)  # StackNotFound for a stack that does not exist at all
     newest_first = list(reversed(listing.versions))
     end = None if not limit else offset + limit
-    shown = newest_first[offset:end]
+    shown = measure_versions(backend, newest_first[offset:end])
     return HistoryPage(ref, len(newest_first), tuple(read_entries(backend, shown, progress)))
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backend.layout import HISTORY_DIR, StackRef
 from .entries import DEFAULT_LIMIT, HistoryEntry, read_entries
-from .versions import HistoryVersion, number_versions
+from .versions import HistoryVersion, measure_versions, number_versions
 
 if TYPE_CHECKING:
     from ..backend.backend import Backend
@@ -80,7 +80,8 @@ def history_feed(backend: Backend, *, since: float | None = None, project: str |
     """
     now = time.time() if now is None else now
     since_nanos = int((now - since) * 1_000_000_000) if since is not None else None
-    objects = backend.store.list(HISTORY_DIR, recursive=True)
+    objects = backend.store.list(HISTORY_DIR, recursive=True, sizes=False)  # measured for the shown ones only
     by_stack = split_history_objects(objects, project_mode=backend.meta.project_mode)
     shown, total, stacks = select_feed(by_stack, since_nanos=since_nanos, project=project, limit=limit)
+    shown = measure_versions(backend, shown)
     return HistoryFeed(total, stacks, tuple(read_entries(backend, shown, progress)))

@@ -9,6 +9,7 @@ version is.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -141,10 +142,11 @@ def number_versions(ref: StackRef, objects: Iterable[ObjectInfo]) -> HistoryList
 HISTORY_LISTING_KIND = "history-listing-v1"
 
 
-def list_versions(backend: Backend, ref: StackRef) -> HistoryListing:
-    """One listing of the stack's history directory, numbered. A missing directory is an empty history."""
+def list_versions(backend: Backend, ref: StackRef, *, sizes: bool = True) -> HistoryListing:
+    """One listing of the stack's history directory, numbered. A missing directory is an empty history.
+    ``sizes=False``: sizes that cost extra to list stay -1 (see :func:`measure_versions`)."""
     directory = backend.layout.history_dir(ref)
-    listing = number_versions(ref, backend.store.list(directory, recursive=False))
+    listing = number_versions(ref, backend.store.list(directory, recursive=False, sizes=sizes))
     backend.cache.put_many(HISTORY_LISTING_KIND, [(directory, "", {"listed": time.time(),
                                                                    "ids": [v.nanos for v in listing.versions]})])
     return listing
@@ -219,3 +221,12 @@ def export_version(backend: Backend, ref: StackRef, spec: str | int, *,
     if reveal is not None and cp.latest is not None:
         cp = dataclasses.replace(cp, latest=reveal(cp))
     return export_document(cp)
+
+
+def measure_versions(backend: Backend, versions: Sequence[HistoryVersion]) -> list[HistoryVersion]:
+    """``versions`` with their files' sizes measured where the listing left them unknown."""
+    infos = [o for v in versions for o in (v.history, v.checkpoint) if o is not None]
+    measured = {o.key: o for o in backend.store.measure(infos)}
+    return [dataclasses.replace(v, history=measured[v.history.key],
+                                checkpoint=measured[v.checkpoint.key] if v.checkpoint else None)
+            for v in versions]
