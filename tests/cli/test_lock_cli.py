@@ -224,7 +224,8 @@ def test_a_signal_is_exit_130_and_json_on_stdout(sig: str, target_factory: Any, 
                              "infra/prod", "--timeout", "5m"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
     try:
-        time.sleep(2)  # started and waiting
+        assert proc.stderr is not None
+        assert "waiting for infra/prod" in proc.stderr.readline()  # started, handlers in place, waiting
         proc.send_signal(getattr(signal, sig))
         out, _ = proc.communicate(timeout=30)
     finally:
