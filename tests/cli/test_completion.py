@@ -293,17 +293,6 @@ def test_the_secrets_types_declare_what_the_secrets_commands_do(backend: tuple[s
         "infra/dev", "infra/prod"]
 
 
-def _secrets_take_the_shared_types() -> bool:
-    from pulumi_diy.cli import secrets
-
-    commands = typer.main.get_command(secrets.app).commands  # type: ignore[attr-defined]
-    params = [p for name in ("ls", "verify", "rotate", "change-provider") for p in commands[name].params
-              if p.name in ("stack", "to")]
-    return all(p._custom_shell_complete is not None for p in params)
-
-
-@pytest.mark.xfail(not _secrets_take_the_shared_types(), strict=True,
-                   reason="cli/secrets.py does not use StackArg/StackSelectionArg/SecretsProviderOpt yet")
 def test_secrets_commands_complete_stacks_and_providers(backend: tuple[str, Path]) -> None:
     url, home = backend
     env = cli_env(home)
@@ -411,20 +400,11 @@ def test_history_versions_of_a_remote_backend_come_from_the_cache(
     assert [v.split("\t")[0] for v in lines] == ["25", "24", "23", "22", "21", "20", "2"]
 
 
-def _writes(module: str, name: str) -> str | None:
-    import importlib
-
-    return getattr(importlib.import_module(module), name, None)
-
-
-LOCK_WRITER = _writes("pulumi_diy.locking.manage", "LOCK_LISTING_KIND")
-HISTORY_WRITER = _writes("pulumi_diy.history.versions", "HISTORY_LISTING_KIND")
-
-
-@pytest.mark.xfail(LOCK_WRITER is None, strict=True, reason="locking/manage.py does not record lock listings yet")
 def test_lock_ls_on_s3_fills_what_lock_ids_complete_from(s3: tuple[BackendTarget, Path, dict[str, str]]) -> None:
     t, home, env = s3
-    assert LOCK_WRITER == completion_sources.LOCK_LISTING_KIND
+    from pulumi_diy.locking.manage import LOCK_LISTING_KIND
+
+    assert LOCK_LISTING_KIND == completion_sources.LOCK_LISTING_KIND
     target = _target(t.url, home)
     shown = {row["lockId"] for row in run_json(["--backend", t.url, "lock", "ls"], env)}
     assert len(shown) == 2 and {i for i, _ in completion_sources.lock_ids(target, None)} == shown
@@ -434,11 +414,11 @@ def test_lock_ls_on_s3_fills_what_lock_ids_complete_from(s3: tuple[BackendTarget
     assert len(completion_sources.lock_ids(target, None)) == 1
 
 
-@pytest.mark.xfail(HISTORY_WRITER is None, strict=True,
-                   reason="history/versions.py does not record history listings yet")
 def test_history_ls_on_s3_fills_what_versions_complete_from(s3: tuple[BackendTarget, Path, dict[str, str]]) -> None:
     t, home, env = s3
-    assert HISTORY_WRITER == completion_sources.HISTORY_LISTING_KIND
+    from pulumi_diy.history.versions import HISTORY_LISTING_KIND
+
+    assert HISTORY_LISTING_KIND == completion_sources.HISTORY_LISTING_KIND
     target = _target(t.url, home)
     run_json(["--backend", t.url, "history", "ls", "infra/prod", "--limit", "1"], env)
     assert completion_sources.history_ids(target, "infra", "prod")[1] is True
