@@ -221,14 +221,7 @@ class PostgresFileSystem(AbstractFileSystem):
             for e in entries:
                 e["size"] = known.get(e["name"])
             return entries
-        missing = [e["name"] for e in entries if e["name"] not in known]
-        fresh: dict[str, dict[str, Any]] = {}
-        if missing:
-            with self._cursor() as cur:
-                cur.execute(self._sql.stat_keys, [missing])
-                fresh = {row[0]: self._file(*row) for row in cur}
-            if sizes is not None:
-                sizes.put_sizes({k: (e["etag"], e["size"]) for k, e in fresh.items()})
+        fresh = self.measure([e["name"] for e in entries if e["name"] not in known], sizes)
         out = []
         for e in entries:
             if e["name"] in known:
