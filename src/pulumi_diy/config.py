@@ -101,6 +101,14 @@ def _env_alt(env: Mapping[str, str], primary: str, alternative: str) -> tuple[st
     return None, primary
 
 
+def _passphrase_settings(env: Mapping[str, str], name: str, var: str, file_var: str, unset: str
+                         ) -> tuple[Setting, Setting]:
+    """A passphrase from ``var`` (set, even empty, counts) and the file named by ``file_var`` (empty: unset)."""
+    value = Setting(name, env[var], var, secret=True) if var in env else Setting(name, None, unset, secret=True)
+    path = env.get(file_var) or None
+    return value, Setting(f"{name}_file", path, file_var if path else "unset")
+
+
 def _credentials_backend(home: Path, pulumi_home: str | None) -> tuple[str | None, str]:
     base = Path(pulumi_home) if pulumi_home else home / ".pulumi"
     path = base / "credentials.json"
@@ -138,25 +146,12 @@ def resolve_settings(
         current, path = _credentials_backend(home, env.get("PULUMI_HOME"))
         url = Setting("backend_url", current, path if current else "unset")
 
-    if "PULUMI_CONFIG_PASSPHRASE" in env:
-        pw = Setting("passphrase", env["PULUMI_CONFIG_PASSPHRASE"], "PULUMI_CONFIG_PASSPHRASE", secret=True)
-    else:
-        pw = Setting("passphrase", None, "unset (prompt on a TTY)", secret=True)
-    pw_file = Setting("passphrase_file", env.get("PULUMI_CONFIG_PASSPHRASE_FILE") or None,
-                      "PULUMI_CONFIG_PASSPHRASE_FILE" if env.get("PULUMI_CONFIG_PASSPHRASE_FILE") else "unset")
-    if "PULUMI_DIY_NEW_PASSPHRASE" in env:
-        new_pw = Setting("new_passphrase", env["PULUMI_DIY_NEW_PASSPHRASE"], "PULUMI_DIY_NEW_PASSPHRASE", secret=True)
-    else:
-        new_pw = Setting("new_passphrase", None, "unset (prompt on a TTY)", secret=True)
-    new_pw_file = Setting("new_passphrase_file", env.get("PULUMI_DIY_NEW_PASSPHRASE_FILE") or None,
-                          "PULUMI_DIY_NEW_PASSPHRASE_FILE" if env.get("PULUMI_DIY_NEW_PASSPHRASE_FILE") else "unset")
-
-    if "PULUMI_DIY_OLD_PASSPHRASE" in env:
-        old_pw = Setting("old_passphrase", env["PULUMI_DIY_OLD_PASSPHRASE"], "PULUMI_DIY_OLD_PASSPHRASE", secret=True)
-    else:
-        old_pw = Setting("old_passphrase", None, "unset", secret=True)
-    old_pw_file = Setting("old_passphrase_file", env.get("PULUMI_DIY_OLD_PASSPHRASE_FILE") or None,
-                          "PULUMI_DIY_OLD_PASSPHRASE_FILE" if env.get("PULUMI_DIY_OLD_PASSPHRASE_FILE") else "unset")
+    pw, pw_file = _passphrase_settings(env, "passphrase", "PULUMI_CONFIG_PASSPHRASE",
+                                       "PULUMI_CONFIG_PASSPHRASE_FILE", "unset (prompt on a TTY)")
+    new_pw, new_pw_file = _passphrase_settings(env, "new_passphrase", "PULUMI_DIY_NEW_PASSPHRASE",
+                                               "PULUMI_DIY_NEW_PASSPHRASE_FILE", "unset (prompt on a TTY)")
+    old_pw, old_pw_file = _passphrase_settings(env, "old_passphrase", "PULUMI_DIY_OLD_PASSPHRASE",
+                                               "PULUMI_DIY_OLD_PASSPHRASE_FILE", "unset")
 
     if cache_dir:
         cache = Setting("cache_dir", cache_dir, "--cache-dir")
