@@ -10,11 +10,10 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 from pulumi_diy.backend.backend import open_backend
 from pulumi_diy.config import resolve_settings
-from pulumi_diy.synth import SynthSpec, generate
+from pulumi_diy.synth import SynthSpec, generate, remove_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "demo-backend"
@@ -38,15 +37,6 @@ SPEC = SynthSpec(
 OLD = SynthSpec(projects=["infra"], stacks=["old"], resources=6, history=2, backups=2, passphrase="demo-passphrase")
 
 
-def _stack_rm(backend: Any, ref: Any) -> None:
-    """What `pulumi stack rm` (without --remove-backups) leaves: `.bak` and backups; no history, no tags."""
-    obj = backend.current_object(ref)
-    backend.store.copy(obj.key, obj.key + ".bak")
-    backend.store.delete(obj.key)
-    for o in backend.store.list(backend.layout.history_dir(ref), recursive=False):
-        backend.store.delete(o.key)
-
-
 def main() -> int:
     shutil.rmtree(DEMO, ignore_errors=True)
     shutil.rmtree(CONFIGS, ignore_errors=True)
@@ -56,7 +46,7 @@ def main() -> int:
     report = generate(backend, SPEC)
     # A stack removed with `pulumi stack rm`: only its `.bak` and backups survive (`stack ls --deleted`).
     generate(backend, OLD)
-    _stack_rm(backend, backend.resolve("infra/old"))
+    remove_stack(backend, backend.resolve("infra/old"))
     for label, text in report.configs.items():
         project, stack = label.split("/")
         path = CONFIGS / project / f"Pulumi.{stack}.yaml"

@@ -263,6 +263,16 @@ def generate(backend: Backend, spec: SynthSpec) -> SynthReport:
     return SynthReport(names, files, total, configs)
 
 
+def remove_stack(backend: Backend, ref: StackRef) -> None:
+    """What `pulumi stack rm` (without --remove-backups) leaves: the checkpoint copied to `.bak` and
+    deleted, the history directory emptied; `backups/` untouched (a deleted stack, as in the demo)."""
+    obj = backend.current_object(ref)
+    backend.store.copy(obj.key, obj.key + ".bak")
+    backend.store.delete(obj.key)
+    for o in backend.store.list(backend.layout.history_dir(ref), recursive=False):
+        backend.store.delete(o.key)
+
+
 def _write_stacks(spec: SynthSpec, layout: Any, rng: random.Random, managers: Any, writer: _Writer,
                   put: Any, names: list[str], configs: dict[str, str]) -> None:
     from .state.compression import Compression, compress

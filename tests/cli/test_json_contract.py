@@ -130,7 +130,7 @@ class Other:
 def _synth_other(base: Path, *, legacy: bool) -> Other:
     from pulumi_diy.backend.backend import open_backend
     from pulumi_diy.config import resolve_settings
-    from pulumi_diy.synth import SynthSpec, generate
+    from pulumi_diy.synth import SynthSpec, generate, remove_stack
 
     other = Other(base / "backend", base / "config", base / "home")
     for d in (other.root, other.config, other.home):
@@ -148,12 +148,7 @@ def _synth_other(base: Path, *, legacy: bool) -> Other:
             project, stack = label.split("/")
             (other.config / project).mkdir(exist_ok=True)
             (other.config / project / f"Pulumi.{stack}.yaml").write_text(text)
-        ref = backend.resolve("old" if legacy else "app/old")  # `pulumi stack rm`: .bak and backups/ stay
-        obj = backend.current_object(ref)
-        backend.store.copy(obj.key, obj.key + ".bak")
-        backend.store.delete(obj.key)
-        for o in backend.store.list(backend.layout.history_dir(ref), recursive=False):
-            backend.store.delete(o.key)
+        remove_stack(backend, backend.resolve("old" if legacy else "app/old"))  # .bak and backups/ stay
     return other
 
 

@@ -26,7 +26,7 @@ from pulumi_diy.history import (
 )
 from pulumi_diy.secrets import PassphraseManager, manager_from_secrets_providers, reveal_deployment
 from pulumi_diy.state import Compression, compress, decompress, detect_style, dumps, export_document
-from pulumi_diy.synth import SynthSpec, generate
+from pulumi_diy.synth import SynthSpec, generate, remove_stack
 from tests.backends import BackendTarget, put
 
 PASSPHRASE = "demo-passphrase"
@@ -250,20 +250,11 @@ def test_prune_keeps_exactly_what_the_rule_says(target: BackendTarget, keep: int
     assert (result.entries_removed, result.backups_removed, result.bytes) == (gone, gone, expected_bytes)
 
 
-def stack_rm(backend: Any, ref: StackRef) -> None:
-    """What `pulumi stack rm` (without --remove-backups) does to the store."""
-    obj = backend.current_object(ref)
-    backend.store.copy(obj.key, obj.key + ".bak")
-    backend.store.delete(obj.key)
-    for o in backend.store.list(backend.layout.history_dir(ref), recursive=False):
-        backend.store.delete(o.key)
-
-
 def test_deleted_stacks_are_listed_and_restored(target: BackendTarget) -> None:
     backend, ref = make(target)
     other = StackRef("app", "prod")
     last = export_version(backend, ref, "current")
-    stack_rm(backend, ref)
+    remove_stack(backend, ref)
     assert ref not in backend.stacks()
     (deleted,) = list_deleted_stacks(backend)
     assert deleted.ref == ref
@@ -283,7 +274,7 @@ def test_deleted_stacks_are_listed_and_restored(target: BackendTarget) -> None:
     with pytest.raises(StackNotFound, match="no backup"):
         restore_deleted_stack(backend, other)
 
-    stack_rm(backend, ref)
+    remove_stack(backend, ref)
     result = restore_deleted_stack(backend, ref, source=oldest.id)
     assert result.written and result.source == oldest and result.resource_count == 4
     assert export_version(backend, ref, "current") == export_document(
@@ -358,7 +349,7 @@ def test_a_crash_at_any_write_of_a_stack_restore_leaves_a_consistent_store(
     def prepare() -> tuple[BackendTarget, Any, StackRef]:
         target = target_factory("file")
         backend, ref = make(target)
-        stack_rm(backend, ref)
+        remove_stack(backend, ref)
         return target, backend, ref
 
     _, backend, ref = prepare()
